@@ -1,0 +1,57 @@
+// mount: the 9P client and the FUSE file system in front of it, seen from
+// uplink as one object. The peer's export appears at the mount point.
+//
+// Threads: deliver() is called by the mux reader thread with R-message
+// frames and only hands each reply to the waiting caller (never blocks on
+// FUSE or the disk). FUSE runs its own multithreaded loop; each FUSE worker
+// sends T-messages through `send` (thread-safe) and waits for its reply.
+// An interrupted FUSE request sends Tflush for its tag.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace duct::mnt {
+
+struct MountOptions {
+    std::string mountpoint;
+    std::string dialect = "9P2000.L";      // offered in Tversion; peer may answer "9P2000"
+    uint32_t msize = (1u << 20) + 4096;    // offered msize: 1 MiB of data plus headers
+    std::string uname;                     // Tattach uname (default: our user name)
+    std::string aname;                     // Tattach aname
+    bool trace = false;                    // -D
+    std::string fsname = "duct";           // shown in /proc/mounts
+};
+
+struct MountStats {
+    uint64_t requests = 0, errors = 0, bytes_read = 0, bytes_written = 0;
+};
+
+class Mount {
+public:
+    using Send = std::function<void(std::string frame)>;
+    static std::unique_ptr<Mount> create(const MountOptions& opts, Send send);
+    virtual ~Mount() = default;
+
+    // An inbound R-message frame, from the mux reader thread.
+    virtual void deliver(std::string frame) = 0;
+    // Tversion + Tattach, then the FUSE mount. Blocks until mounted or
+    // failed (err says why: peer refused, bad mount point, no FUSE, ...).
+    // Needs the mux reader running, since replies arrive through deliver().
+    virtual bool start(std::string& err) = 0;
+    // Blocks while the mount is in use; returns once it is gone: unmounted
+    // by the user (fusermount3 -u / umount), by unmount(), or by
+    // channel_lost(). After a user unmount the root fid has been clunked,
+    // so the caller may send the close frame.
+    virtual void wait() = 0;
+    // The channel is gone: every waiting and later request fails with EIO
+    // at once, the mount is detached (lazy unmount), wait() returns.
+    virtual void channel_lost() = 0;
+    // Orderly unmount (SIGINT/SIGTERM): what was written is already with the
+    // peer (no write-back caching); unmount and make wait() return.
+    virtual void unmount() = 0;
+    virtual MountStats stats() const = 0;
+};
+
+}  // namespace duct::mnt

@@ -1,0 +1,98 @@
+// THE table of 9P messages: every message of 9P2000 and 9P2000.L, once.
+// Structs (messages.h), the codec (codec.cc) and the tracer (trace.cc) are
+// all generated from it; nothing else lists messages.
+//
+// Sources for the layouts: Plan 9 intro(5)..wstat(5) for 9P2000; Linux
+// include/net/9p/9p.h (numbers) and net/9p/client.c (format strings) and
+// diod's protocol.md for 9P2000.L.
+//
+// Each row:  MSG(Name, type, dialect)  F(type, field) ...  END()
+//   dialect: Any (both), L (9P2000.L only), P2000 (9P2000 only)
+//   field types (see messages.h): u8 u16 u32 u64 str Qid Data WNames WQids
+//   Stat (9P2000 stat[n]), NUname (n_uname[4], only in 9P2000.L),
+//   OptU32 (a trailing u32 some clients omit).
+#pragma once
+
+#define DUCT_9P_TABLE(MSG, F, END)                                                        \
+    MSG(Rlerror, 7, L) F(u32, ecode) END()                                                \
+    MSG(Tstatfs, 8, L) F(u32, fid) END()                                                  \
+    MSG(Rstatfs, 9, L) F(u32, type) F(u32, bsize) F(u64, blocks) F(u64, bfree)           \
+        F(u64, bavail) F(u64, files) F(u64, ffree) F(u64, fsid) F(u32, namelen) END()     \
+    MSG(Tlopen, 12, L) F(u32, fid) F(u32, flags) END()                                    \
+    MSG(Rlopen, 13, L) F(Qid, qid) F(u32, iounit) END()                                   \
+    MSG(Tlcreate, 14, L) F(u32, fid) F(str, name) F(u32, flags) F(u32, mode)             \
+        F(u32, gid) END()                                                                 \
+    MSG(Rlcreate, 15, L) F(Qid, qid) F(u32, iounit) END()                                 \
+    MSG(Tsymlink, 16, L) F(u32, fid) F(str, name) F(str, symtgt) F(u32, gid) END()        \
+    MSG(Rsymlink, 17, L) F(Qid, qid) END()                                                \
+    MSG(Tmknod, 18, L) F(u32, dfid) F(str, name) F(u32, mode) F(u32, major)              \
+        F(u32, minor) F(u32, gid) END()                                                   \
+    MSG(Rmknod, 19, L) F(Qid, qid) END()                                                  \
+    MSG(Trename, 20, L) F(u32, fid) F(u32, dfid) F(str, name) END()                       \
+    MSG(Rrename, 21, L) END()                                                             \
+    MSG(Treadlink, 22, L) F(u32, fid) END()                                               \
+    MSG(Rreadlink, 23, L) F(str, target) END()                                            \
+    MSG(Tgetattr, 24, L) F(u32, fid) F(u64, request_mask) END()                           \
+    MSG(Rgetattr, 25, L) F(u64, valid) F(Qid, qid) F(u32, mode) F(u32, uid) F(u32, gid)  \
+        F(u64, nlink) F(u64, rdev) F(u64, size) F(u64, blksize) F(u64, blocks)           \
+        F(u64, atime_sec) F(u64, atime_nsec) F(u64, mtime_sec) F(u64, mtime_nsec)        \
+        F(u64, ctime_sec) F(u64, ctime_nsec) F(u64, btime_sec) F(u64, btime_nsec)        \
+        F(u64, gen) F(u64, data_version) END()                                            \
+    MSG(Tsetattr, 26, L) F(u32, fid) F(u32, valid) F(u32, mode) F(u32, uid) F(u32, gid)  \
+        F(u64, size) F(u64, atime_sec) F(u64, atime_nsec) F(u64, mtime_sec)              \
+        F(u64, mtime_nsec) END()                                                          \
+    MSG(Rsetattr, 27, L) END()                                                            \
+    MSG(Txattrwalk, 30, L) F(u32, fid) F(u32, newfid) F(str, name) END()                  \
+    MSG(Rxattrwalk, 31, L) F(u64, size) END()                                             \
+    MSG(Txattrcreate, 32, L) F(u32, fid) F(str, name) F(u64, attr_size) F(u32, flags)    \
+        END()                                                                             \
+    MSG(Rxattrcreate, 33, L) END()                                                        \
+    MSG(Treaddir, 40, L) F(u32, fid) F(u64, offset) F(u32, count) END()                   \
+    MSG(Rreaddir, 41, L) F(Data, data) END()                                              \
+    MSG(Tfsync, 50, L) F(u32, fid) F(OptU32, datasync) END()                              \
+    MSG(Rfsync, 51, L) END()                                                              \
+    MSG(Tlock, 52, L) F(u32, fid) F(u8, type) F(u32, flags) F(u64, start) F(u64, length) \
+        F(u32, proc_id) F(str, client_id) END()                                           \
+    MSG(Rlock, 53, L) F(u8, status) END()                                                 \
+    MSG(Tgetlock, 54, L) F(u32, fid) F(u8, type) F(u64, start) F(u64, length)            \
+        F(u32, proc_id) F(str, client_id) END()                                           \
+    MSG(Rgetlock, 55, L) F(u8, type) F(u64, start) F(u64, length) F(u32, proc_id)        \
+        F(str, client_id) END()                                                           \
+    MSG(Tlink, 70, L) F(u32, dfid) F(u32, fid) F(str, name) END()                         \
+    MSG(Rlink, 71, L) END()                                                               \
+    MSG(Tmkdir, 72, L) F(u32, dfid) F(str, name) F(u32, mode) F(u32, gid) END()           \
+    MSG(Rmkdir, 73, L) F(Qid, qid) END()                                                  \
+    MSG(Trenameat, 74, L) F(u32, olddirfid) F(str, oldname) F(u32, newdirfid)            \
+        F(str, newname) END()                                                             \
+    MSG(Rrenameat, 75, L) END()                                                           \
+    MSG(Tunlinkat, 76, L) F(u32, dirfid) F(str, name) F(u32, flags) END()                 \
+    MSG(Runlinkat, 77, L) END()                                                           \
+    MSG(Tversion, 100, Any) F(u32, msize) F(str, version) END()                           \
+    MSG(Rversion, 101, Any) F(u32, msize) F(str, version) END()                           \
+    MSG(Tauth, 102, Any) F(u32, afid) F(str, uname) F(str, aname) F(NUname, n_uname)     \
+        END()                                                                             \
+    MSG(Rauth, 103, Any) F(Qid, aqid) END()                                               \
+    MSG(Tattach, 104, Any) F(u32, fid) F(u32, afid) F(str, uname) F(str, aname)          \
+        F(NUname, n_uname) END()                                                          \
+    MSG(Rattach, 105, Any) F(Qid, qid) END()                                              \
+    MSG(Rerror, 107, P2000) F(str, ename) END()                                               \
+    MSG(Tflush, 108, Any) F(u16, oldtag) END()                                            \
+    MSG(Rflush, 109, Any) END()                                                           \
+    MSG(Twalk, 110, Any) F(u32, fid) F(u32, newfid) F(WNames, wname) END()                \
+    MSG(Rwalk, 111, Any) F(WQids, wqid) END()                                             \
+    MSG(Topen, 112, P2000) F(u32, fid) F(u8, mode) END()                                      \
+    MSG(Ropen, 113, P2000) F(Qid, qid) F(u32, iounit) END()                                   \
+    MSG(Tcreate, 114, P2000) F(u32, fid) F(str, name) F(u32, perm) F(u8, mode) END()          \
+    MSG(Rcreate, 115, P2000) F(Qid, qid) F(u32, iounit) END()                                 \
+    MSG(Tread, 116, Any) F(u32, fid) F(u64, offset) F(u32, count) END()                   \
+    MSG(Rread, 117, Any) F(Data, data) END()                                              \
+    MSG(Twrite, 118, Any) F(u32, fid) F(u64, offset) F(Data, data) END()                  \
+    MSG(Rwrite, 119, Any) F(u32, count) END()                                             \
+    MSG(Tclunk, 120, Any) F(u32, fid) END()                                               \
+    MSG(Rclunk, 121, Any) END()                                                           \
+    MSG(Tremove, 122, Any) F(u32, fid) END()                                              \
+    MSG(Rremove, 123, Any) END()                                                          \
+    MSG(Tstat, 124, P2000) F(u32, fid) END()                                                  \
+    MSG(Rstat, 125, P2000) F(Stat, stat) END()                                                \
+    MSG(Twstat, 126, P2000) F(u32, fid) F(Stat, stat) END()                                   \
+    MSG(Rwstat, 127, P2000) END()
