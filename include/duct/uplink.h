@@ -1,0 +1,61 @@
+// duct's library entry point. Like the original Inferno module's
+// uplink(infd, outfd, export, mountpoint): given a byte channel, export a
+// directory to the peer and mount the peer's export, both over that one
+// channel, until both directions are done or the channel ends.
+//
+//   #include <duct/uplink.h>
+//   int rc = duct::uplink(0, 1, "/srv/data", "/n/peer");
+//
+// Threads: run() blocks the calling thread and starts its own; stop() may
+// be called from any other thread (e.g. a signal-handling thread).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace duct {
+
+struct Options {
+    std::string export_path;              // "" or "-": export nothing
+    std::string mountpoint;               // "" or "-": mount nothing
+    std::string exec;                     // if set: run `/bin/sh -c exec`, use its stdin/stdout as the channel
+    std::string dialect = "9P2000.L";     // offered by our mount; "9P2000" forces plain 9P2000
+    uint32_t msize = (1u << 20) + 4096;   // largest 9P message we offer/accept
+    std::string aname;                    // attach name our mount sends (a diod peer needs its export path)
+    std::string uname;                    // attach user name (default: our user)
+    int export_threads = 8;               // export worker threads
+    bool trace = false;                   // -D: every 9P message on stderr
+    int verbose = 0;                      // -v: lifecycle lines and a summary on exit
+};
+
+// Exit statuses of run()/uplink().
+enum : int {
+    kExitOk = 0,        // both directions finished (or nothing was in use when the channel ended)
+    kExitFailed = 1,    // the channel ended while a direction was in use, or setup failed
+};
+
+class Uplink {
+public:
+    // infd/outfd: the channel (may be equal); ignored when opts.exec is set.
+    // The fds are duplicated; the caller keeps its own.
+    Uplink(int infd, int outfd, Options opts);
+    ~Uplink();
+    Uplink(const Uplink&) = delete;
+    Uplink& operator=(const Uplink&) = delete;
+
+    int run();
+    // Orderly stop (SIGINT/SIGTERM): unmount our mount, then end. Safe from
+    // any thread, any time; a no-op after run() returned.
+    void stop();
+    // One line: messages and bytes each way, errors (what -v prints on exit).
+    std::string summary() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The original's interface: run a duct on (infd, outfd) with defaults.
+int uplink(int infd, int outfd, const std::string& export_path, const std::string& mountpoint);
+
+}  // namespace duct

@@ -1,0 +1,155 @@
+// duct(1): argument parsing and wiring only; everything else is the uplink
+// library (include/duct/uplink.h).
+//
+// Threads: main blocks SIGINT/SIGTERM/SIGHUP before any thread starts, so
+// every thread inherits the mask; one signal thread sigwait()s and asks the
+// uplink to stop. Nothing runs in a signal handler.
+#include <duct/uplink.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <getopt.h>
+#include <string>
+#include <thread>
+
+#ifndef DUCT_VERSION
+#define DUCT_VERSION "dev"
+#endif
+
+namespace {
+
+const char kUsage[] =
+    "usage: duct [options] EXPORT MOUNTPOINT\n"
+    "\n"
+    "Export the directory EXPORT to the peer and mount the peer's export on\n"
+    "MOUNTPOINT, both over one byte channel (by default stdin/stdout) that\n"
+    "carries 9P in both directions. Either side can unmount while the other\n"
+    "keeps working; duct exits once both directions are done.\n"
+    "\n"
+    "  EXPORT       directory to export, or - to export nothing\n"
+    "  MOUNTPOINT   where to mount the peer's export, or - to mount nothing\n"
+    "\n"
+    "options:\n"
+    "  --exec CMD       run CMD with /bin/sh -c and use its stdin/stdout as the\n"
+    "                   channel (e.g. --exec 'ssh host duct /srv /n/laptop')\n"
+    "  --dialect D      9P dialect our mount offers: 9P2000.L (default) or 9P2000\n"
+    "  --msize N        largest 9P message, bytes (default 1052672 = 1 MiB + 4 KiB)\n"
+    "  --aname NAME     attach name our mount sends (diod wants its export path)\n"
+    "  --uname NAME     attach user name (default: the current user)\n"
+    "  --threads N      export worker threads (default 8)\n"
+    "  -D               trace every 9P message on stderr in Plan 9 notation\n"
+    "  -v               print a line on mount, unmount and teardown, a summary on exit\n"
+    "  -h, --help       this text\n"
+    "  -V, --version    print the version\n"
+    "\n"
+    "examples:\n"
+    "  duct ~/proj /n/host                          # channel on stdin/stdout\n"
+    "  duct --exec 'ssh host duct /srv /n/laptop' ~/proj /n/host\n"
+    "  duct /srv -                                  # serve a plain 9P client\n"
+    "  duct --aname /srv --exec 'diod ... --rfdno 0 --wfdno 1' - /n/srv\n"
+    "\n"
+    "Unmount with fusermount3 -u MOUNTPOINT (or umount); Ctrl-C unmounts and exits.\n"
+    "Exit status: 0 when both directions finished, 1 when the channel ended while\n"
+    "a direction was in use or setup failed, 2 for bad arguments.\n";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+    std::fprintf(stderr, "duct: %s (see duct --help)\n", msg.c_str());
+    std::exit(2);
+}
+
+bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
+    if (!s || !*s) return false;
+    errno = 0;
+    char* end = nullptr;
+    unsigned long v = std::strtoul(s, &end, 10);
+    if (errno || *end || v > max || s[0] == '-') return false;
+    out = v;
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    duct::Options o;
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads };
+    static const option longopts[] = {
+        {"exec", required_argument, nullptr, kExec},
+        {"dialect", required_argument, nullptr, kDialect},
+        {"msize", required_argument, nullptr, kMsize},
+        {"aname", required_argument, nullptr, kAname},
+        {"uname", required_argument, nullptr, kUname},
+        {"threads", required_argument, nullptr, kThreads},
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {nullptr, 0, nullptr, 0},
+    };
+    opterr = 0;
+    int c;
+    unsigned long n;
+    while ((c = getopt_long(argc, argv, "+DvhV", longopts, nullptr)) != -1) {
+        switch (c) {
+        case 'D': o.trace = true; break;
+        case 'v': o.verbose++; break;
+        case 'h': std::fputs(kUsage, stdout); return 0;
+        case 'V': std::printf("duct %s\n", DUCT_VERSION); return 0;
+        case kExec:
+            if (!*optarg) usage_error("--exec needs a command");
+            o.exec = optarg;
+            break;
+        case kDialect:
+            if (std::strcmp(optarg, "9P2000") && std::strcmp(optarg, "9P2000.L"))
+                usage_error(std::string("unknown dialect '") + optarg + "': use 9P2000.L or 9P2000");
+            o.dialect = optarg;
+            break;
+        case kMsize:
+            if (!parse_uint(optarg, 16u << 20, n) || n < 8216)
+                usage_error(std::string("bad --msize '") + optarg + "': a number from 8216 to 16777216");
+            o.msize = uint32_t(n);
+            break;
+        case kAname: o.aname = optarg; break;
+        case kUname: o.uname = optarg; break;
+        case kThreads:
+            if (!parse_uint(optarg, 256, n) || n < 1)
+                usage_error(std::string("bad --threads '") + optarg + "': a number from 1 to 256");
+            o.export_threads = int(n);
+            break;
+        case '?':
+        default:
+            if (optopt > 0 && optopt < 256 && std::strchr("DvhV", optopt))
+                usage_error(std::string("option -") + char(optopt) + " takes no argument");
+            if (optopt > 0 && optopt < 256) usage_error(std::string("unknown option -") + char(optopt));
+            usage_error(std::string("unknown option or missing argument: ") + argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2)
+        usage_error(argc - optind < 2 ? "need EXPORT and MOUNTPOINT (use - for none)"
+                                      : "too many arguments: need EXPORT and MOUNTPOINT");
+    o.export_path = argv[optind];
+    o.mountpoint = argv[optind + 1];
+    if (o.export_path == "-" && o.mountpoint == "-") usage_error("nothing to do: EXPORT and MOUNTPOINT are both -");
+    if (o.export_path.empty() || o.mountpoint.empty()) usage_error("EXPORT and MOUNTPOINT must not be empty (use - for none)");
+
+    // Block the stop signals in every thread; one thread waits for them.
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stopset, nullptr);
+
+    duct::Uplink up(0, 1, o);
+    std::thread([&up, stopset] {
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&stopset, &sig) == 0) up.stop();
+        }
+    }).detach();
+    int rc = up.run();
+    std::fflush(stderr);
+    // The signal thread is still parked in sigwait(); _exit skips static
+    // destructors that could race with it.
+    std::_Exit(rc);
+}

@@ -1,0 +1,100 @@
+// Fid and FidTable: the per-session map from the peer's fid numbers to what
+// they name on disk.
+//
+// A Fid owns an O_PATH|O_NOFOLLOW descriptor for its file (so every request
+// works relative to the object itself, never re-resolving a path through a
+// symlink) plus its path relative to the export root (needed only where
+// POSIX wants parent+name: rename, remove, xattrs on symlinks). Its open
+// state (an opened fd, directory read position, xattr buffer) is guarded by
+// Fid::mu.
+//
+// Threads: any worker may look up, add or remove fids concurrently. The
+// table hands out shared_ptr<Fid>, so a request that already holds a fid keeps
+// it alive while another request clunks it; the descriptors close when the
+// last holder lets go.
+//
+// Lock order: FidTable::mu_ before Fid::mu (in practice neither is held while
+// taking the other, except rename's path fix-up, which takes only mu_).
+#pragma once
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/fd.h"
+
+namespace duct::exp {
+
+// Who the peer said it is at attach; inherited by every fid walked from it.
+struct User {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool known = false;  // false: act as the server process itself
+};
+
+struct Fid {
+    // ---- fixed at creation (a walk onto the same fid makes a new Fid) ----
+    Fd pfd;           // O_PATH|O_NOFOLLOW
+    mode_t type = 0;  // S_IFMT bits of the file when walked
+    dev_t dev = 0;
+    ino_t ino = 0;
+    User user;
+
+    // ---- guarded by Fid::mu: open state ----
+    std::mutex mu;
+    Fd ofd;               // valid once opened (lopen/lcreate/open/create)
+    int oflags = -1;      // the flags ofd was opened with
+    bool rclose = false;  // 9P2000 ORCLOSE: remove on clunk
+    // 9P2000 directory reads: the next valid offset and whole stat records
+    // read from the directory but not yet returned (entries are never split).
+    uint64_t dir_offset = 0;
+    std::deque<std::string> dir_pending;
+    bool dir_eof = false;
+    // xattr fids: after Txattrwalk (reading) or Txattrcreate (writing).
+    enum class Xattr { None, Read, Write } xattr = Xattr::None;
+    std::string xname;
+    std::string xbuf;
+    uint64_t xsize = 0;
+    int xflags = 0;
+
+    bool is_dir() const { return S_ISDIR(type); }
+    bool is_symlink() const { return S_ISLNK(type); }
+    bool opened() const { return ofd.valid() || xattr != Xattr::None; }  // call with mu held
+};
+
+class FidTable {
+public:
+    explicit FidTable(size_t cap) : cap_(cap) {}
+    std::shared_ptr<Fid> get(uint32_t id) const;
+    // Inserts; false if id is taken or the table is full (err says which).
+    bool add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& err);
+    // Replaces the Fid under id (walk onto itself, lcreate); id must exist.
+    void replace(uint32_t id, std::shared_ptr<Fid> f, std::string path);
+    // Removes id; returns the Fid (nullptr if it did not exist).
+    std::shared_ptr<Fid> remove(uint32_t id);
+    std::string path(uint32_t id) const;  // "" for the root or unknown fids
+    // After a rename: every fid at `from` or below it now lives under `to`.
+    void rename_paths(const std::string& from, const std::string& to);
+    // Drops every fid; returns them so the caller decides where they close.
+    std::vector<std::shared_ptr<Fid>> clear();
+    size_t size() const { return count_.load(std::memory_order_relaxed); }
+
+private:
+    struct Entry {
+        std::shared_ptr<Fid> fid;
+        std::string path;  // relative to the root, no leading '/', "" = root
+    };
+    const size_t cap_;
+    mutable std::mutex mu_;  // guards map_
+    std::unordered_map<uint32_t, Entry> map_;
+    std::atomic<size_t> count_{0};
+};
+
+}  // namespace duct::exp

@@ -1,0 +1,67 @@
+// Mux: the one reader of the channel and the front of its one writer.
+// Inbound frames are routed by the parity of their type, as the original
+// duct does: even (T-messages, requests from the peer's mount) to our
+// export, odd (R-messages, replies to our mount) to our mount. The 5-byte
+// frame `05 00 00 00 00` is the control frame: "my mount has closed".
+//
+// Threads: start() spawns the reader thread, which calls the sinks; sinks
+// must not block on the disk or on FUSE. send() is callable from any thread.
+// on_end runs once on the reader thread when the channel ends (EOF or a
+// framing error); the writer failing also ends the channel.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/fd.h"
+#include "wire/frame_reader.h"
+#include "wire/frame_writer.h"
+
+namespace duct::mux {
+
+// The control frame: size 5, type 0.
+inline const std::string kCloseFrame("\x05\x00\x00\x00\x00", 5);
+
+struct Sinks {
+    std::function<void(std::string)> request;  // even type: to the export
+    std::function<void(std::string)> reply;    // odd type: to the mount
+    std::function<void()> close;               // peer's mount closed
+    // The channel ended; clean = EOF between frames, else `why` says what broke.
+    std::function<void(bool clean, const std::string& why)> end;
+};
+
+struct MuxStats {
+    uint64_t frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0, requests_in = 0, replies_in = 0;
+};
+
+class Mux {
+public:
+    Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace);
+    ~Mux();
+    void start();
+    bool send(std::string frame);
+    void send_close_frame();
+    // Flush and end our write direction (peer sees EOF). Blocks.
+    void close_write();
+    // Stop reading: wakes the reader (shutdown of the read side) and joins it.
+    void stop();
+    MuxStats stats() const;
+
+private:
+    void read_loop();
+
+    Fd in_;
+    Fd wake_;  // eventfd: stop() makes the reader return
+    Sinks sinks_;
+    bool trace_;
+    wire::FrameReader reader_;
+    wire::FrameWriter writer_;
+    std::thread thread_;
+    std::atomic<bool> ended_{false};
+    std::atomic<uint64_t> frames_in_{0}, requests_in_{0}, replies_in_{0};
+};
+
+}  // namespace duct::mux

@@ -1,0 +1,108 @@
+// Transports: fd pairs, stdio and --exec. Every fd is close-on-exec so
+// children (the --exec command, fusermount) inherit only what they should.
+#include "wire/channel.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace duct::wire {
+
+Channel::~Channel() {
+    if (child > 0) reap(2000);
+}
+
+int Channel::reap(int ms) {
+    if (child <= 0) return -1;
+    int status = 0;
+    for (int waited = 0;; waited += 10) {
+        pid_t r = waitpid(child, &status, WNOHANG);
+        if (r == child) {
+            child = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (r < 0) {
+            child = -1;
+            return -1;
+        }
+        if (waited >= ms) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(child, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(child, &status, WNOHANG) == child) {
+            child = -1;
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    child = -1;
+    return -1;
+}
+
+Channel fd_channel(int infd, int outfd, std::string& err) {
+    Channel c;
+    c.in = Fd(fcntl(infd, F_DUPFD_CLOEXEC, 3));
+    c.out = Fd(fcntl(outfd, F_DUPFD_CLOEXEC, 3));
+    if (!c.in || !c.out) {
+        err = std::string("cannot use the channel's file descriptors: ") + std::strerror(errno);
+        return Channel{};
+    }
+    c.name = "fds " + std::to_string(infd) + "," + std::to_string(outfd);
+    return c;
+}
+
+Channel stdio_channel(std::string& err) {
+    Channel c = fd_channel(0, 1, err);
+    if (!c.in) return c;
+    c.name = "stdin/stdout";
+    Fd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (null) {
+        dup2(null.get(), 0);
+        dup2(null.get(), 1);
+    }
+    return c;
+}
+
+Channel exec_channel(const std::string& cmd, std::string& err) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        err = std::string("socketpair: ") + std::strerror(errno);
+        return Channel{};
+    }
+    Fd ours(sv[0]), theirs(sv[1]);
+    pid_t pid = fork();
+    if (pid < 0) {
+        err = std::string("fork: ") + std::strerror(errno);
+        return Channel{};
+    }
+    if (pid == 0) {
+        // Child: the socket becomes stdin and stdout (dup2 clears CLOEXEC).
+        dup2(theirs.get(), 0);
+        dup2(theirs.get(), 1);
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, nullptr);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+        const char msg[] = "duct: cannot run /bin/sh for --exec\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        _exit(127);
+    }
+    Channel c;
+    c.child = pid;
+    c.in = std::move(ours);
+    c.out = Fd(fcntl(c.in.get(), F_DUPFD_CLOEXEC, 3));
+    c.name = "exec: " + cmd;
+    return c;
+}
+
+}  // namespace duct::wire
