@@ -18,7 +18,10 @@ namespace duct {
 struct Options {
     std::string export_path;              // "" or "-": export nothing
     std::string mountpoint;               // "" or "-": mount nothing
-    std::string exec;                     // if set: run `/bin/sh -c exec`, use its stdin/stdout as the channel
+    // Where the channel comes from (at most one; default: the fds given to Uplink):
+    std::string exec;                     // run `/bin/sh -c exec`, use its stdin/stdout
+    std::string dial;                     // connect to an address (tcp!host!port, host:port, unix:/path, ...)
+    std::string listen;                   // accept on an address: one peer when mounting, else any number
     std::string dialect = "9P2000.L";     // offered by our mount; "9P2000" forces plain 9P2000
     uint32_t msize = (1u << 20) + 4096;   // largest 9P message we offer/accept
     std::string aname;                    // attach name our mount sends (a diod peer needs its export path)
@@ -44,8 +47,9 @@ public:
     Uplink& operator=(const Uplink&) = delete;
 
     int run();
-    // Orderly stop (SIGINT/SIGTERM): unmount our mount, then end. Safe from
-    // any thread, any time; a no-op after run() returned.
+    // Orderly stop (SIGINT/SIGTERM): unmount our mount, then end (a listener
+    // stops accepting and stops every connection). Safe from any thread,
+    // any time; a no-op after run() returned.
     void stop();
     // One line: messages and bytes each way, errors (what -v prints on exit).
     std::string summary() const;
@@ -54,6 +58,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// True if `addr` is a channel address --dial/--listen accept; else why not.
+bool valid_address(const std::string& addr, std::string& why);
 
 // The original's interface: run a duct on (infd, outfd) with defaults.
 int uplink(int infd, int outfd, const std::string& export_path, const std::string& mountpoint);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <getopt.h>
 #include <string>
 #include <thread>
@@ -33,8 +34,17 @@ const char kUsage[] =
     "  MOUNTPOINT   where to mount the peer's export, or - to mount nothing\n"
     "\n"
     "options:\n"
+    "channel (default: stdin/stdout; a tty is put in raw mode):\n"
     "  --exec CMD       run CMD with /bin/sh -c and use its stdin/stdout as the\n"
     "                   channel (e.g. --exec 'ssh host duct /srv /n/laptop')\n"
+    "  --dial ADDR      connect to ADDR: tcp!host!1127, host:1127, [::1]:1127,\n"
+    "                   unix!/run/duct.sock or unix:/run/duct.sock\n"
+    "  --listen ADDR    accept on ADDR (tcp!*!1127, *:1127, unix:/path); with\n"
+    "                   MOUNTPOINT - it serves any number of peers at once,\n"
+    "                   otherwise it takes one peer\n"
+    "  --fd R[,W]       use inherited file descriptors R (read) and W (write,\n"
+    "                   default R), e.g. from inetd or systemd socket activation\n"
+    "\nother options:\n"
     "  --dialect D      9P dialect our mount offers: 9P2000.L (default) or 9P2000\n"
     "  --msize N        largest 9P message, bytes (default 1052672 = 1 MiB + 4 KiB)\n"
     "  --aname NAME     attach name our mount sends (diod wants its export path)\n"
@@ -49,6 +59,8 @@ const char kUsage[] =
     "  duct ~/proj /n/host                          # channel on stdin/stdout\n"
     "  duct --exec 'ssh host duct /srv /n/laptop' ~/proj /n/host\n"
     "  duct /srv -                                  # serve a plain 9P client\n"
+    "  duct --listen tcp!*!1127 /srv -              # export server for many peers\n"
+    "  duct --dial tcp!server!1127 - /n/server      # mount it\n"
     "  duct --aname /srv --exec 'diod ... --rfdno 0 --wfdno 1' - /n/srv\n"
     "\n"
     "Unmount with fusermount3 -u MOUNTPOINT (or umount); Ctrl-C unmounts and exits.\n"
@@ -74,9 +86,12 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
+        {"dial", required_argument, nullptr, kDial},
+        {"listen", required_argument, nullptr, kListen},
+        {"fd", required_argument, nullptr, kFd},
         {"dialect", required_argument, nullptr, kDialect},
         {"msize", required_argument, nullptr, kMsize},
         {"aname", required_argument, nullptr, kAname},
@@ -89,6 +104,8 @@ int main(int argc, char** argv) {
     opterr = 0;
     int c;
     unsigned long n;
+    int infd = 0, outfd = 1;
+    int sources = 0;
     while ((c = getopt_long(argc, argv, "+DvhV", longopts, nullptr)) != -1) {
         switch (c) {
         case 'D': o.trace = true; break;
@@ -98,7 +115,25 @@ int main(int argc, char** argv) {
         case kExec:
             if (!*optarg) usage_error("--exec needs a command");
             o.exec = optarg;
+            sources++;
             break;
+        case kDial: o.dial = optarg; sources++; break;
+        case kListen: o.listen = optarg; sources++; break;
+        case kFd: {
+            std::string v = optarg;
+            size_t comma = v.find(',');
+            unsigned long r, w;
+            if (!parse_uint(v.substr(0, comma).c_str(), 1 << 20, r) ||
+                (comma != std::string::npos && !parse_uint(v.substr(comma + 1).c_str(), 1 << 20, w)))
+                usage_error("bad --fd '" + v + "': use R or R,W (file descriptor numbers)");
+            if (comma == std::string::npos) w = r;
+            if (fcntl(int(r), F_GETFD) < 0 || fcntl(int(w), F_GETFD) < 0)
+                usage_error("--fd " + v + ": not an open file descriptor");
+            infd = int(r);
+            outfd = int(w);
+            sources++;
+            break;
+        }
         case kDialect:
             if (std::strcmp(optarg, "9P2000") && std::strcmp(optarg, "9P2000.L"))
                 usage_error(std::string("unknown dialect '") + optarg + "': use 9P2000.L or 9P2000");
@@ -127,6 +162,7 @@ int main(int argc, char** argv) {
     if (argc - optind != 2)
         usage_error(argc - optind < 2 ? "need EXPORT and MOUNTPOINT (use - for none)"
                                       : "too many arguments: need EXPORT and MOUNTPOINT");
+    if (sources > 1) usage_error("give at most one of --exec, --dial, --listen, --fd");
     o.export_path = argv[optind];
     o.mountpoint = argv[optind + 1];
     if (o.export_path == "-" && o.mountpoint == "-") usage_error("nothing to do: EXPORT and MOUNTPOINT are both -");
@@ -140,7 +176,12 @@ int main(int argc, char** argv) {
     sigaddset(&stopset, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stopset, nullptr);
 
-    duct::Uplink up(0, 1, o);
+    if (!o.listen.empty() || !o.dial.empty()) {
+        // Validate the address now, so a typo is a usage error (status 2).
+        std::string why;
+        if (!duct::valid_address(o.listen.empty() ? o.dial : o.listen, why)) usage_error(why);
+    }
+    duct::Uplink up(infd, outfd, o);
     std::thread([&up, stopset] {
         for (;;) {
             int sig = 0;

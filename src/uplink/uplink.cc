@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <sys/eventfd.h>
 #include <thread>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #include "proto/codec.h"
 #include "proto/errors.h"
 #include "wire/channel.h"
+#include "wire/net.h"
+#include "uplink/serve.h"
 
 namespace duct {
 
@@ -53,8 +56,11 @@ struct Uplink::Impl {
     std::unique_ptr<mnt::Mount> mount;
     std::unique_ptr<mux::Mux> mx;
     std::atomic<uint64_t> dropped_replies{0};
+    Fd stop_wake{eventfd(0, EFD_CLOEXEC)};  // readable once stop() is called (wakes accept)
 
     int run();
+    int run_channel(wire::Channel ch);
+    bool make_channel(wire::Channel& ch, std::string& err);
     void reject_request(const std::string& frame);
     std::string summary() const;
 };
@@ -74,6 +80,8 @@ void Uplink::stop() {
         std::lock_guard<std::mutex> g(impl_->mu);
         impl_->stop_requested = true;
     }
+    uint64_t one = 1;
+    (void)!::write(impl_->stop_wake.get(), &one, sizeof one);
     impl_->cv.notify_all();
 }
 
@@ -108,17 +116,63 @@ void Uplink::Impl::reject_request(const std::string& frame) {
     mx->send(p9::encode(r, p9::Dialect::P2000));
 }
 
+// The channel, from whichever source the options name. A listener that
+// mounts takes exactly one peer and closes the listening socket.
+bool Uplink::Impl::make_channel(wire::Channel& ch, std::string& err) {
+    if (!opts.exec.empty()) {
+        ch = wire::exec_channel(opts.exec, err);
+        return bool(ch.in);
+    }
+    if (!opts.dial.empty() || !opts.listen.empty()) {
+        wire::Address a;
+        if (!wire::parse_address(opts.dial.empty() ? opts.listen : opts.dial, a, err)) return false;
+        if (!opts.dial.empty()) {
+            Fd s = wire::dial(a, err);
+            if (!s) return false;
+            ch = wire::socket_channel(std::move(s), "dial " + a.text());
+            log_info("connected to %s", a.text().c_str());
+            return true;
+        }
+        Fd l = wire::listen_on(a, err);
+        if (!l) return false;
+        log_info("listening on %s for one peer", a.text().c_str());
+        std::string peer;
+        Fd s = wire::accept_one(l.get(), stop_wake.get(), peer, err);
+        if (a.kind == wire::Address::Unix) unlink(a.path.c_str());
+        if (!s) {
+            if (err.empty()) err = "stopped before a peer connected";
+            return false;
+        }
+        log_info("peer %s connected", peer.c_str());
+        ch = wire::socket_channel(std::move(s), "listen " + a.text() + " peer " + peer);
+        return true;
+    }
+    ch = wire::fd_channel(infd, outfd, err);
+    return bool(ch.in);
+}
+
 int Uplink::Impl::run() {
     signal(SIGPIPE, SIG_IGN);  // a dead channel is an error value, not a signal
     log_config().trace = opts.trace;
     log_config().verbose = opts.verbose;
-
+    if (!opts.listen.empty() && none(opts.mountpoint)) {
+        // An export server: any number of peers, one uplink each.
+        return serve_many(opts, stop_wake.get(), [this] {
+            std::lock_guard<std::mutex> g(mu);
+            return stop_requested;
+        });
+    }
     std::string err;
-    wire::Channel ch = opts.exec.empty() ? wire::fd_channel(infd, outfd, err) : wire::exec_channel(opts.exec, err);
-    if (!ch.in) {
+    wire::Channel ch;
+    if (!make_channel(ch, err)) {
         log_error("%s", err.c_str());
         return kExitFailed;
     }
+    return run_channel(std::move(ch));
+}
+
+int Uplink::Impl::run_channel(wire::Channel ch) {
+    std::string err;
 
     auto send = [this](std::string frame) { mx->send(std::move(frame)); };
     if (!none(opts.export_path)) {
@@ -264,6 +318,11 @@ int Uplink::Impl::run() {
     std::lock_guard<std::mutex> f(mu);
     finished = true;
     return rc;
+}
+
+bool valid_address(const std::string& addr, std::string& why) {
+    wire::Address a;
+    return wire::parse_address(addr, a, why);
 }
 
 int uplink(int infd, int outfd, const std::string& export_path, const std::string& mountpoint) {

@@ -48,6 +48,31 @@ int Channel::reap(int ms) {
     return -1;
 }
 
+std::unique_ptr<RawTty> RawTty::make(int fd, std::string& err) {
+    termios t;
+    if (!isatty(fd) || tcgetattr(fd, &t) < 0) return nullptr;
+    std::unique_ptr<RawTty> r(new RawTty(Fd(fcntl(fd, F_DUPFD_CLOEXEC, 3)), t));
+    cfmakeraw(&t);
+    t.c_iflag &= ~(IXON | IXOFF | IXANY);
+    t.c_cflag |= CLOCAL | CREAD;
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(fd, TCSANOW, &t) < 0) err = std::string("cannot put the tty in raw mode: ") + std::strerror(errno);
+    return r;
+}
+
+RawTty::~RawTty() {
+    if (fd_) tcsetattr(fd_.get(), TCSADRAIN, &saved_);
+}
+
+Channel socket_channel(Fd sock, const std::string& name) {
+    Channel c;
+    c.out = Fd(fcntl(sock.get(), F_DUPFD_CLOEXEC, 3));
+    c.in = std::move(sock);
+    c.name = name;
+    return c;
+}
+
 Channel fd_channel(int infd, int outfd, std::string& err) {
     Channel c;
     c.in = Fd(fcntl(infd, F_DUPFD_CLOEXEC, 3));
@@ -57,6 +82,9 @@ Channel fd_channel(int infd, int outfd, std::string& err) {
         return Channel{};
     }
     c.name = "fds " + std::to_string(infd) + "," + std::to_string(outfd);
+    c.tty_in = RawTty::make(c.in.get(), err);
+    if (outfd != infd && isatty(outfd)) c.tty_out = RawTty::make(c.out.get(), err);
+    if (!err.empty()) return Channel{};
     return c;
 }
 

@@ -4,15 +4,30 @@
 // channel.cc; listen/dial come later (issue 5).
 // Not thread-safe; owned by uplink.
 #pragma once
+#include <memory>
 #include <string>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "base/fd.h"
 
 namespace duct::wire {
 
+// Puts a tty into raw mode (8 bits, no echo, no CR/LF or flow-control
+// mangling: 9P is binary) and restores its settings when destroyed.
+class RawTty {
+public:
+    static std::unique_ptr<RawTty> make(int fd, std::string& err);  // nullptr if not a tty
+    ~RawTty();
+private:
+    RawTty(Fd fd, const termios& saved) : fd_(std::move(fd)), saved_(saved) {}
+    Fd fd_;  // our own dup: the channel's fds may close first
+    termios saved_;
+};
+
 struct Channel {
     Fd in, out;
+    std::unique_ptr<RawTty> tty_in, tty_out;  // declared after the Fds: restored while they are still open
     pid_t child = -1;     // --exec: the command's process
     std::string name;     // for messages: "stdin/stdout", "exec: ssh host ..."
 
@@ -26,12 +41,15 @@ struct Channel {
 };
 
 // From two existing fds (may be equal); they are duplicated, the caller
-// keeps its own. Empty Channel + err on failure.
+// keeps its own. A tty is put in raw mode for the channel's life.
+// Empty Channel + err on failure.
 Channel fd_channel(int infd, int outfd, std::string& err);
 // stdin/stdout. Fds 0 and 1 are then pointed at /dev/null, so that
 // a stray printf can never corrupt the 9P stream.
 Channel stdio_channel(std::string& err);
 // Runs `/bin/sh -c cmd` with a socketpair as its stdin and stdout.
 Channel exec_channel(const std::string& cmd, std::string& err);
+// A connected socket (from --dial or --listen); the Channel takes it.
+Channel socket_channel(Fd sock, const std::string& name);
 
 }  // namespace duct::wire

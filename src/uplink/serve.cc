@@ -1,0 +1,82 @@
+// serve_many: accept loop + one thread per peer. Finished connections are
+// joined as new ones arrive and at the end; stop() reaches every live one.
+#include "uplink/serve.h"
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "base/log.h"
+#include "wire/net.h"
+
+namespace duct {
+
+namespace {
+struct Conn {
+    Fd sock;
+    std::unique_ptr<Uplink> up;
+    std::thread thread;
+    std::atomic<bool> done{false};
+};
+}  // namespace
+
+int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& stopping) {
+    std::string err;
+    wire::Address a;
+    if (!wire::parse_address(opts.listen, a, err)) {
+        log_error("%s", err.c_str());
+        return kExitFailed;
+    }
+    Fd l = wire::listen_on(a, err);
+    if (!l) {
+        log_error("%s", err.c_str());
+        return kExitFailed;
+    }
+    log_info("serving %s to any number of peers on %s", opts.export_path.c_str(), a.text().c_str());
+    Options child = opts;
+    child.listen.clear();
+    std::list<std::unique_ptr<Conn>> conns;
+    auto reap = [&](bool all) {
+        for (auto it = conns.begin(); it != conns.end();) {
+            if (all || (*it)->done) {
+                (*it)->thread.join();
+                it = conns.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    };
+    int rc = kExitOk;
+    while (!stopping()) {
+        std::string peer;
+        Fd s = wire::accept_one(l.get(), wake_fd, peer, err);
+        if (!s) {
+            if (!err.empty()) {
+                log_error("%s", err.c_str());
+                rc = kExitFailed;
+            }
+            break;
+        }
+        log_info("peer %s connected", peer.c_str());
+        reap(false);
+        auto c = std::make_unique<Conn>();
+        c->sock = std::move(s);
+        c->up = std::make_unique<Uplink>(c->sock.get(), c->sock.get(), child);
+        Conn* cp = c.get();
+        c->thread = std::thread([cp, peer] {
+            int r = cp->up->run();
+            log_info("peer %s done (status %d)", peer.c_str(), r);
+            cp->sock.reset();
+            cp->done = true;
+        });
+        conns.push_back(std::move(c));
+    }
+    for (auto& c : conns) c->up->stop();
+    reap(true);
+    if (a.kind == wire::Address::Unix) unlink(a.path.c_str());
+    return rc;
+}
+
+}  // namespace duct
