@@ -24,6 +24,8 @@ struct Options {
     std::string listen;                   // accept on an address: one peer when mounting, else any number
     std::string dialect = "9P2000.L";     // offered by our mount; "9P2000" forces plain 9P2000
     uint32_t msize = (1u << 20) + 4096;   // largest 9P message we offer/accept
+    std::string mount_with = "fuse";      // mount backend: fuse, kernel (v9fs trans=fd) or auto
+    std::string kernel_options;           // extra -o options for the kernel backend
     std::string aname;                    // attach name our mount sends (a diod peer needs its export path)
     std::string uname;                    // attach user name (default: our user)
     int export_threads = 8;               // export worker threads

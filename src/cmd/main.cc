@@ -45,6 +45,10 @@ const char kUsage[] =
     "  --fd R[,W]       use inherited file descriptors R (read) and W (write,\n"
     "                   default R), e.g. from inetd or systemd socket activation\n"
     "\nother options:\n"
+    "  --mount-with B   mount backend: fuse (default), kernel (the kernel's own 9P\n"
+    "                   client, v9fs over trans=fd; needs root and a kernel with 9p)\n"
+    "                   or auto (kernel when possible, else fuse)\n"
+    "  --kernel-options O  extra mount -o options for the kernel backend (cache=loose)\n"
     "  --dialect D      9P dialect our mount offers: 9P2000.L (default) or 9P2000\n"
     "  --msize N        largest 9P message, bytes (default 1052672 = 1 MiB + 4 KiB)\n"
     "  --aname NAME     attach name our mount sends (diod wants its export path)\n"
@@ -86,12 +90,14 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
         {"listen", required_argument, nullptr, kListen},
         {"fd", required_argument, nullptr, kFd},
+        {"mount-with", required_argument, nullptr, kMountWith},
+        {"kernel-options", required_argument, nullptr, kKernelOpts},
         {"dialect", required_argument, nullptr, kDialect},
         {"msize", required_argument, nullptr, kMsize},
         {"aname", required_argument, nullptr, kAname},
@@ -144,6 +150,12 @@ int main(int argc, char** argv) {
                 usage_error(std::string("bad --msize '") + optarg + "': a number from 8216 to 16777216");
             o.msize = uint32_t(n);
             break;
+        case kMountWith:
+            if (std::strcmp(optarg, "fuse") && std::strcmp(optarg, "kernel") && std::strcmp(optarg, "auto"))
+                usage_error(std::string("unknown --mount-with '") + optarg + "': use fuse, kernel or auto");
+            o.mount_with = optarg;
+            break;
+        case kKernelOpts: o.kernel_options = optarg; break;
         case kAname: o.aname = optarg; break;
         case kUname: o.uname = optarg; break;
         case kThreads:

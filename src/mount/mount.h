@@ -22,6 +22,7 @@ struct MountOptions {
     std::string aname;                     // Tattach aname
     bool trace = false;                    // -D
     std::string fsname = "duct";           // shown in /proc/mounts
+    std::string kernel_options;            // extra -o options for the kernel backend (e.g. cache=loose)
 };
 
 struct MountStats {
@@ -32,6 +33,11 @@ class Mount {
 public:
     using Send = std::function<void(std::string frame)>;
     static std::unique_ptr<Mount> create(const MountOptions& opts, Send send);
+    // The kernel's v9fs as the backend (mount -t 9p -o trans=fd over a
+    // socketpair the mux feeds); see kernel_mount.cc.
+    static std::unique_ptr<Mount> create_kernel(const MountOptions& opts, Send send);
+    // True when this kernel has (or can load) the 9p file system.
+    static bool kernel_available();
     virtual ~Mount() = default;
 
     // An inbound R-message frame, from the mux reader thread.

@@ -195,7 +195,11 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         mo.uname = opts.uname;
         mo.aname = opts.aname;
         mo.trace = opts.trace;
-        mount = mnt::Mount::create(mo, send);
+        mo.kernel_options = opts.kernel_options;
+        bool kernel = opts.mount_with == "kernel" ||
+                      (opts.mount_with == "auto" && geteuid() == 0 && mnt::Mount::kernel_available());
+        mount = kernel ? mnt::Mount::create_kernel(mo, send) : mnt::Mount::create(mo, send);
+        log_info("mount backend: %s", kernel ? "kernel v9fs (trans=fd)" : "FUSE");
     }
 
     mux::Sinks sinks;

@@ -1,0 +1,181 @@
+// KernelMount: the Linux kernel's own 9P client (v9fs) as the mount
+// backend. We make a socketpair, mount -t 9p with trans=fd on one end, and
+// relay the other end to the channel: the kernel speaks 9P itself (tags,
+// fids, flush, caching) and FUSE is out of the path. The kernel's tags are
+// the only ones in our mount's direction, so they cannot collide.
+//
+// Threads: start() runs mount(2) on the caller's thread (it blocks until the
+// kernel's Tversion/Tattach have been answered through the relay); the relay
+// thread reads the kernel's T-messages and calls `send`; deliver() runs on
+// the mux reader thread and writes R-messages to the kernel's socket (the
+// kernel reads promptly, so this blocks only briefly). When the kernel
+// unmounts, it clunks its fids and closes its end: the relay sees EOF and
+// wait() returns, so uplink sends the close frame as with FUSE.
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "base/fd.h"
+#include "base/log.h"
+#include "mount/mount.h"
+#include "proto/codec.h"
+#include "proto/trace.h"
+
+namespace duct::mnt {
+
+namespace {
+
+class KernelMount final : public Mount {
+public:
+    KernelMount(const MountOptions& o, Send send) : opts_(o), send_(std::move(send)) {}
+    ~KernelMount() override {
+        if (relay_.joinable()) {
+            ::shutdown(ours_.get(), SHUT_RDWR);
+            relay_.join();
+        }
+    }
+
+    void deliver(std::string frame) override {
+        if (opts_.trace) trace("<-", frame);
+        std::lock_guard<std::mutex> g(write_mu_);
+        const char* p = frame.data();
+        size_t n = frame.size();
+        while (n > 0) {
+            ssize_t w = ::write(ours_.get(), p, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return;  // the kernel closed its end: the relay notices
+            p += w;
+            n -= size_t(w);
+        }
+        replies_++;
+    }
+
+    bool start(std::string& err) override {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            err = std::string("socketpair: ") + strerror(errno);
+            return false;
+        }
+        ours_.reset(sv[0]);
+        Fd kernel_end(sv[1]);
+        relay_ = std::thread([this] { relay(); });
+        std::string version = opts_.dialect == "9P2000" ? "9p2000" : "9p2000.L";
+        uint32_t msize = opts_.msize > (1u << 20) ? (1u << 20) : opts_.msize;  // trans=fd's limit
+        std::string o = "trans=fd,rfdno=" + std::to_string(kernel_end.get()) +
+                        ",wfdno=" + std::to_string(kernel_end.get()) + ",version=" + version +
+                        ",msize=" + std::to_string(msize);
+        if (!opts_.aname.empty()) o += ",aname=" + opts_.aname;
+        if (!opts_.uname.empty()) o += ",uname=" + opts_.uname;
+        if (!opts_.kernel_options.empty()) o += "," + opts_.kernel_options;
+        if (::mount(opts_.fsname.c_str(), opts_.mountpoint.c_str(), "9p", 0, o.c_str()) < 0) {
+            int e = errno;
+            err = "mount -t 9p -o " + o + " on " + opts_.mountpoint + ": " + strerror(e);
+            if (e == ENODEV) err += " (this kernel has no 9p file system; use --mount-with fuse)";
+            ::shutdown(ours_.get(), SHUT_RDWR);
+            relay_.join();
+            return false;
+        }
+        mounted_ = true;
+        // kernel_end closes here: the kernel holds its own references.
+        return true;
+    }
+
+    void wait() override {
+        std::unique_lock<std::mutex> g(mu_);
+        cv_.wait(g, [&] { return relay_done_; });
+    }
+
+    void channel_lost() override {
+        // Detach first so nothing new enters, then cut the kernel's
+        // connection: its waiting requests fail with EIO at once.
+        if (mounted_) umount2(opts_.mountpoint.c_str(), MNT_DETACH);
+        ::shutdown(ours_.get(), SHUT_RDWR);
+    }
+
+    void unmount() override {
+        if (!mounted_) return;
+        if (umount2(opts_.mountpoint.c_str(), 0) < 0) {
+            log_error("unmount %s: %s; detaching it instead", opts_.mountpoint.c_str(), strerror(errno));
+            umount2(opts_.mountpoint.c_str(), MNT_DETACH);
+        }
+    }
+
+    MountStats stats() const override {
+        MountStats s;
+        s.requests = requests_;
+        return s;
+    }
+
+private:
+    void trace(const char* dir, const std::string& frame) {
+        p9::Fcall f;
+        p9::Dialect d = opts_.dialect == "9P2000" ? p9::Dialect::P2000 : p9::Dialect::L;
+        std::string e = p9::decode(frame, d, 0, f);
+        log_trace_line(std::string(dir) + " " + (e.empty() ? p9::format(f) : "(undecodable: " + e + ")"));
+    }
+
+    // Reads whole frames from the kernel and forwards them.
+    void relay() {
+        std::string buf;
+        char chunk[65536];
+        for (;;) {
+            ssize_t n = ::read(ours_.get(), chunk, sizeof chunk);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            buf.append(chunk, size_t(n));
+            while (buf.size() >= 4) {
+                uint32_t size = p9::frame_size(buf);
+                if (size < 7 || size > opts_.msize + 4096) {
+                    log_error("kernel 9P client sent a frame of %u bytes; dropping the mount", size);
+                    goto out;
+                }
+                if (buf.size() < size) break;
+                std::string frame = buf.substr(0, size);
+                buf.erase(0, size);
+                if (opts_.trace) trace("->", frame);
+                requests_++;
+                send_(std::move(frame));
+            }
+        }
+    out:
+        std::lock_guard<std::mutex> g(mu_);
+        relay_done_ = true;
+        cv_.notify_all();
+    }
+
+    MountOptions opts_;
+    Send send_;
+    Fd ours_;
+    std::thread relay_;
+    std::mutex write_mu_;  // one frame at a time into the kernel's socket
+    std::mutex mu_;        // guards relay_done_
+    std::condition_variable cv_;
+    bool relay_done_ = false;
+    std::atomic<bool> mounted_{false};
+    std::atomic<uint64_t> requests_{0}, replies_{0};
+};
+
+}  // namespace
+
+bool Mount::kernel_available() {
+    std::ifstream fs("/proc/filesystems");
+    std::string line;
+    while (std::getline(fs, line))
+        if (line.size() >= 3 && line.substr(line.size() - 3) == "\t9p") return true;
+    // Not loaded yet: loading it needs modprobe, which root can run.
+    return getuid() == 0 && system("modprobe -q 9p 2>/dev/null && modprobe -q 9pnet_fd 2>/dev/null") == 0;
+}
+
+std::unique_ptr<Mount> Mount::create_kernel(const MountOptions& opts, Send send) {
+    return std::make_unique<KernelMount>(opts, std::move(send));
+}
+
+}  // namespace duct::mnt
