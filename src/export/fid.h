@@ -49,7 +49,10 @@ struct Fid {
 
     // ---- guarded by Fid::mu: open state ----
     std::mutex mu;
-    Fd ofd;               // valid once opened (lopen/lcreate/open/create)
+    // Set once opened (lopen/lcreate/open/create). Shared so I/O can copy it
+    // under mu and then run without mu: reads and writes on one fid proceed
+    // concurrently, and a racing clunk cannot close the fd under them.
+    std::shared_ptr<Fd> ofd;
     int oflags = -1;      // the flags ofd was opened with
     bool rclose = false;  // 9P2000 ORCLOSE: remove on clunk
     // 9P2000 directory reads: the next valid offset and whole stat records
@@ -64,9 +67,13 @@ struct Fid {
     uint64_t xsize = 0;
     int xflags = 0;
 
+    std::shared_ptr<Fd> open_fd() {
+        std::lock_guard<std::mutex> g(mu);
+        return ofd;
+    }
     bool is_dir() const { return S_ISDIR(type); }
     bool is_symlink() const { return S_ISLNK(type); }
-    bool opened() const { return ofd.valid() || xattr != Xattr::None; }  // call with mu held
+    bool opened() const { return ofd || xattr != Xattr::None; }  // call with mu held
 };
 
 class FidTable {
@@ -75,15 +82,18 @@ public:
     std::shared_ptr<Fid> get(uint32_t id) const;
     // Inserts; false if id is taken or the table is full (err says which).
     bool add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& err);
-    // Replaces the Fid under id (walk onto itself, lcreate); id must exist.
-    void replace(uint32_t id, std::shared_ptr<Fid> f, std::string path);
+    // Replaces the Fid under id (walk onto itself, lcreate, create) if id
+    // still holds `expect`; false if a racing clunk or walk got there first.
+    bool replace(uint32_t id, const Fid* expect, std::shared_ptr<Fid> f, std::string path);
     // Removes id; returns the Fid (nullptr if it did not exist).
     std::shared_ptr<Fid> remove(uint32_t id);
     std::string path(uint32_t id) const;  // "" for the root or unknown fids
     // After a rename: every fid at `from` or below it now lives under `to`.
     void rename_paths(const std::string& from, const std::string& to);
-    // Drops every fid; returns them so the caller decides where they close.
-    std::vector<std::shared_ptr<Fid>> clear();
+    // Drops every fid; returns them (with their paths) so the caller can
+    // finish each like a clunk (ORCLOSE, pending xattr) and decide where
+    // the descriptors close.
+    std::vector<std::pair<std::shared_ptr<Fid>, std::string>> clear();
     size_t size() const { return count_.load(std::memory_order_relaxed); }
 
 private:

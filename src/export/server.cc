@@ -1,0 +1,420 @@
+// The server's session loop: decode on the reader thread, run on workers,
+// answer exactly once per tag.
+//
+// Threads:
+//  - the mux reader thread calls handle(): it decodes the frame, answers
+//    Tversion and Tflush itself (neither touches the disk), registers the
+//    tag in the in-flight table and queues the request. It blocks only on
+//    inflight_mu_ (briefly), on send_ if the channel writer applies
+//    backpressure, and when the peer has more than kMaxQueued requests or
+//    kMaxQueuedBytes of frames waiting (our own backpressure: memory stays
+//    bounded however fast the peer sends). send_ must not call back into
+//    the server: it runs under inflight_mu_.
+//  - `threads` workers pop requests, run the handler (the syscalls), and
+//    complete the tag: remove it from the in-flight table, send the reply,
+//    then any Rflush waiting for it.
+//  - teardown()/stop() are called by the uplink; teardown waits for the
+//    in-flight requests, stop joins the workers.
+//
+// Versions: every Tversion starts a new epoch. Requests of an older epoch
+// are dropped if not yet started and their replies are suppressed if they
+// were, so nothing from the old session follows the Rversion.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <condition_variable>
+#include <thread>
+#include <unordered_map>
+
+#include "base/log.h"
+#include "base/queue.h"
+#include "export/creds.h"
+#include "export/session.h"
+#include "proto/codec.h"
+#include "proto/errors.h"
+#include "proto/trace.h"
+
+namespace duct::exp {
+
+namespace {
+
+using Handler = Reply (*)(Ctx&, const p9::Fcall&);
+using Table = std::array<Handler, 256>;
+
+template <class M, Reply (*F)(Ctx&, const M&)>
+Reply call(Ctx& c, const p9::Fcall& f) {
+    return F(c, std::get<M>(f.msg));
+}
+
+// One slot per request type; an empty slot answers ENOSYS (Rlerror) or
+// "function not implemented" (Rerror). Tversion and Tflush never get here
+// (handle() answers them). Not implemented: authentication (Tauth answers
+// "authentication not required"), 9P2000.u, getattr's btime/gen/
+// data_version, and persistent DMAPPEND/DMEXCL (Unix has no such bits:
+// DMAPPEND applies to the create's own open, DMEXCL is ignored).
+#define SLOT(T) t[p9::T::kType] = &call<p9::T, h_##T>;
+constexpr Table make_l() {
+    Table t{};
+    SLOT(Tauth) SLOT(Tattach) SLOT(Twalk) SLOT(Tclunk) SLOT(Tremove) SLOT(Tread) SLOT(Twrite)
+    SLOT(Tlopen) SLOT(Tlcreate) SLOT(Tfsync) SLOT(Treaddir) SLOT(Tgetattr) SLOT(Tsetattr)
+    SLOT(Tstatfs) SLOT(Treadlink) SLOT(Tmkdir) SLOT(Tsymlink) SLOT(Tmknod) SLOT(Tlink)
+    SLOT(Trename) SLOT(Trenameat) SLOT(Tunlinkat) SLOT(Txattrwalk) SLOT(Txattrcreate)
+    SLOT(Tlock) SLOT(Tgetlock)
+    return t;
+}
+constexpr Table make_plain() {
+    Table t{};
+    SLOT(Tauth) SLOT(Tattach) SLOT(Twalk) SLOT(Tclunk) SLOT(Tremove) SLOT(Tread) SLOT(Twrite)
+    SLOT(Topen) SLOT(Tcreate) SLOT(Tstat) SLOT(Twstat)
+    return t;
+}
+#undef SLOT
+constexpr Table kL = make_l();
+constexpr Table kPlain = make_plain();
+
+class ServerImpl final : public Server {
+public:
+    ServerImpl(const ServerOptions& o, Send send) : send_(std::move(send)) { s_.opts = o; }
+    ~ServerImpl() override { stop(); }
+
+    bool init(std::string& err);
+    void handle(std::string frame) override;
+    void teardown() override;
+    bool in_use() const override { return s_.fids.size() > 0; }
+    void stop() override;
+    ServerStats stats() const override {
+        return {s_.n_requests.load(), s_.n_errors.load(), s_.n_read.load(), s_.n_written.load()};
+    }
+
+private:
+    struct Job {
+        p9::Fcall fc;
+        uint64_t epoch = 0;
+        // Fids dropped by a Tversion, finished (ORCLOSE, xattr) on a worker.
+        std::vector<std::pair<std::shared_ptr<Fid>, std::string>> cleanup;
+    };
+    struct Flight {
+        uint64_t epoch = 0;
+        bool started = false;
+        bool flushed = false;  // a Tflush names it: do not start it
+        std::vector<uint16_t> flushers;
+        size_t bytes = 0;  // its frame's size, counted in queued_bytes_
+    };
+    // Limits on what the peer can have queued at once (see handle()).
+    static constexpr size_t kMaxQueued = 1024;
+    static constexpr size_t kMaxQueuedBytes = 64u << 20;
+
+    void worker();
+    void run(Job& j);
+    void complete(uint16_t tag, uint64_t epoch, const std::string* reply);
+    void version(const p9::Fcall& fc);
+    void flush(uint16_t tag, uint16_t oldtag);
+    std::string encode_reply(uint16_t tag, Reply& r, p9::Dialect d);
+    void reply_now(uint16_t tag, Reply r);
+    bool trace() const { return s_.opts.trace || tracing(); }
+
+    Session s_;
+    Send send_;
+    std::atomic<uint64_t> bad_frames_{0};
+    BlockingQueue<Job> q_;
+    std::vector<std::thread> workers_;
+    std::once_flag stop_once_;
+
+    // Guards inflight_, epoch_ and stopping_. Held while calling send_, so
+    // a tag's removal and its reply are one step (no reply can overtake a
+    // later Rversion, and an Rflush always follows the reply it waited
+    // for). Lock order: inflight_mu_ before FidTable::mu_ (version() clears
+    // the table under it); never taken while holding a Fid::mu.
+    std::mutex inflight_mu_;
+    std::condition_variable idle_cv_;  // signalled when inflight_ shrinks
+    std::unordered_map<uint16_t, Flight> inflight_;
+    uint64_t epoch_ = 0;
+    size_t queued_bytes_ = 0;  // sum of Flight::bytes
+    bool stopping_ = false;
+};
+
+bool ServerImpl::init(std::string& err) {
+    s_.root.reset(open(s_.opts.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!s_.root) {
+        err = "export " + s_.opts.root + ": " + strerror(errno);
+        return false;
+    }
+    struct stat st;
+    if (int e = stat_fd(s_.root.get(), st)) {
+        err = "export " + s_.opts.root + ": " + strerror(e);
+        return false;
+    }
+    s_.root_dev = st.st_dev;
+    s_.root_ino = st.st_ino;
+    // Every fid holds a descriptor and the kernel client keeps a fid per
+    // cached inode: let this process use as many as it is allowed
+    // (process-wide, but raising a soft limit to the hard one harms no one).
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1u << 20);
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (s_.opts.max_msize < p9::MINMSIZE) s_.opts.max_msize = p9::MINMSIZE;
+    int n = s_.opts.threads > 0 ? s_.opts.threads : 8;
+    for (int i = 0; i < n; i++) workers_.emplace_back([this] { worker(); });
+    return true;
+}
+
+std::string ServerImpl::encode_reply(uint16_t tag, Reply& r, p9::Dialect d) {
+    p9::Fcall out;
+    out.tag = tag;
+    if (r.err) {
+        s_.n_errors++;
+        if (d == p9::Dialect::P2000)
+            out.msg = p9::Rerror{r.ename.empty() ? p9::errstr_of(r.err) : r.ename};
+        else
+            out.msg = p9::Rlerror{uint32_t(r.err)};
+    } else {
+        out.msg = std::move(r.msg);
+    }
+    if (trace()) log_trace_line("-> " + p9::format(out));
+    return p9::encode(out, d);
+}
+
+void ServerImpl::reply_now(uint16_t tag, Reply r) {
+    std::lock_guard<std::mutex> g(inflight_mu_);
+    if (stopping_) return;
+    if (inflight_.count(tag)) return;  // never a second answer for a live tag
+    send_(encode_reply(tag, r, s_.dialect.load()));
+}
+
+void ServerImpl::handle(std::string frame) {
+    if (frame.size() < p9::HEADER) {
+        log_error("export: dropped a %zu-byte frame (no tag to answer)", frame.size());
+        return;
+    }
+    uint16_t tag = p9::frame_tag(frame);
+    uint8_t type = p9::frame_type(frame);
+    p9::Dialect d = s_.dialect.load();
+    uint32_t msize = s_.msize.load();
+    p9::Fcall fc;
+    std::string err = p9::decode(frame, d, msize ? msize : s_.opts.max_msize, fc);
+    if (!err.empty()) {
+        // A hostile peer must not be able to flood our log: the first few,
+        // then one in a thousand.
+        uint64_t n = bad_frames_++;
+        if (n < 10 || n % 1000 == 0)
+            log_error("export: bad frame (%llu so far): %s", (unsigned long long)n + 1, err.c_str());
+        s_.n_requests++;
+        reply_now(tag, !p9::known_type(type) || (type & 1) ? fail(ENOSYS) : fail(EPROTO));
+        return;
+    }
+    if (trace()) log_trace_line("<- " + p9::format(fc));
+    s_.n_requests++;
+    if (p9::holds<p9::Tversion>(fc)) {
+        version(fc);
+        return;
+    }
+    if (auto* fl = std::get_if<p9::Tflush>(&fc.msg)) {
+        flush(tag, fl->oldtag);
+        return;
+    }
+    if (msize == 0) {  // no Tversion yet: there is no session to act in
+        reply_now(tag, fail(EPROTO, "no version negotiated"));
+        return;
+    }
+    uint64_t epoch;
+    {
+        std::unique_lock<std::mutex> g(inflight_mu_);
+        // Backpressure: a peer that sends faster than the disk answers
+        // holds this reader (and so the channel) instead of growing our
+        // memory without bound. Workers never wait forever, so this ends.
+        idle_cv_.wait(g, [&] {
+            return stopping_ || (inflight_.size() < kMaxQueued && queued_bytes_ < kMaxQueuedBytes);
+        });
+        if (stopping_) return;
+        if (inflight_.count(tag)) {
+            // A client bug: answering would give that tag two replies.
+            log_error("export: tag %u reused while in flight; request dropped", tag);
+            return;
+        }
+        epoch = epoch_;
+        inflight_[tag] = Flight{epoch, false, false, {}, frame.size()};
+        queued_bytes_ += frame.size();
+    }
+    q_.push(Job{std::move(fc), epoch, {}});
+}
+
+// version(5): msize is the smaller of the two; the version is the client's
+// if we speak it, a lower one we do speak ("9P2000.u" -> "9P2000"), else
+// "unknown". It aborts all outstanding I/O and clunks every fid.
+void ServerImpl::version(const p9::Fcall& fc) {
+    const auto& m = std::get<p9::Tversion>(fc.msg);
+    uint32_t msize = std::min(m.msize, s_.opts.max_msize);
+    std::string ver = "unknown";
+    p9::Dialect d = p9::Dialect::L;
+    if (m.version == "9P2000.L") {
+        ver = m.version;
+    } else if (m.version.rfind("9P2000", 0) == 0) {
+        ver = "9P2000";
+        d = p9::Dialect::P2000;
+    }
+    if (msize < p9::MINMSIZE) ver = "unknown";
+    std::vector<std::pair<std::shared_ptr<Fid>, std::string>> old;
+    {
+        std::lock_guard<std::mutex> g(inflight_mu_);
+        if (stopping_) return;
+        epoch_++;
+        inflight_.clear();
+        queued_bytes_ = 0;
+        idle_cv_.notify_all();
+        old = s_.fids.clear();
+        s_.dialect.store(d);
+        s_.msize.store(ver == "unknown" ? 0 : msize);
+        p9::Fcall out;
+        out.tag = fc.tag;
+        out.msg = p9::Rversion{msize, ver};
+        if (trace()) log_trace_line("-> " + p9::format(out));
+        send_(p9::encode(out, d));
+    }
+    // Finishing a fid may touch the disk (ORCLOSE, a pending xattr): a
+    // worker does it, not this reader thread.
+    if (!old.empty()) q_.push(Job{{}, 0, std::move(old)});
+}
+
+// flush(5): answer Rflush only after the old request has been answered
+// (or at once if it is unknown); a queued request that is flushed before it
+// starts is never run.
+void ServerImpl::flush(uint16_t tag, uint16_t oldtag) {
+    std::lock_guard<std::mutex> g(inflight_mu_);
+    if (stopping_) return;
+    if (inflight_.count(tag)) {
+        log_error("export: flush tag %u reused while in flight; dropped", tag);
+        return;
+    }
+    auto it = inflight_.find(oldtag);
+    if (it == inflight_.end() || oldtag == tag) {
+        p9::Fcall out;
+        out.tag = tag;
+        out.msg = p9::Rflush{};
+        if (trace()) log_trace_line("-> " + p9::format(out));
+        send_(p9::encode(out, s_.dialect.load()));
+        return;
+    }
+    it->second.flushed = true;
+    it->second.flushers.push_back(tag);
+    inflight_[tag] = Flight{epoch_, true};
+}
+
+void ServerImpl::complete(uint16_t tag, uint64_t epoch, const std::string* reply) {
+    std::lock_guard<std::mutex> g(inflight_mu_);
+    if (epoch != epoch_) return;  // a Tversion ended that session
+    auto it = inflight_.find(tag);
+    if (it == inflight_.end()) return;
+    std::vector<uint16_t> flushers = std::move(it->second.flushers);
+    queued_bytes_ -= it->second.bytes;
+    inflight_.erase(it);  // the tag is free before its reply goes out
+    if (reply && !stopping_) send_(*reply);
+    // Then every Tflush that waited for it (and flushes of those flushes).
+    while (!flushers.empty()) {
+        uint16_t ft = flushers.back();
+        flushers.pop_back();
+        auto f = inflight_.find(ft);
+        if (f == inflight_.end()) continue;
+        for (auto x : f->second.flushers) flushers.push_back(x);
+        inflight_.erase(f);
+        p9::Fcall out;
+        out.tag = ft;
+        out.msg = p9::Rflush{};
+        if (trace()) log_trace_line("-> " + p9::format(out));
+        if (!stopping_) send_(p9::encode(out, s_.dialect.load()));
+    }
+    idle_cv_.notify_all();
+}
+
+void ServerImpl::worker() {
+    static std::once_flag warned;
+    if (!private_umask())
+        std::call_once(warned, [] {
+            log_error("export: unshare(CLONE_FS) failed; modes fixed after create instead");
+        });
+    Job j;
+    // Credentials stay switched between requests: the next request's fid
+    // lookup sets its own (cached per thread), so a run of requests from
+    // one user costs no syscalls.
+    while (q_.pop(j)) {
+        run(j);
+        j = Job{};
+    }
+    become_server();
+}
+
+void ServerImpl::run(Job& j) {
+    Ctx c{s_};
+    if (!j.cleanup.empty()) {
+        for (auto& [f, path] : j.cleanup) finish_fid(s_, *f, path);
+        return;
+    }
+    uint16_t tag = j.fc.tag;
+    p9::Dialect d;
+    bool skip;
+    {
+        std::lock_guard<std::mutex> g(inflight_mu_);
+        if (j.epoch != epoch_) return;
+        auto it = inflight_.find(tag);
+        if (it == inflight_.end()) return;
+        skip = it->second.flushed || stopping_;
+        if (!skip) it->second.started = true;
+        d = s_.dialect.load();
+    }
+    if (skip) {
+        // Flushed before it began: it never happened, only Rflush goes out.
+        complete(tag, j.epoch, nullptr);
+        return;
+    }
+    const Table& t = d == p9::Dialect::P2000 ? kPlain : kL;
+    Handler h = t[j.fc.type()];
+    Reply r = h ? h(c, j.fc) : fail(ENOSYS);
+    std::string frame = encode_reply(tag, r, d);
+    complete(tag, j.epoch, &frame);
+}
+
+void ServerImpl::teardown() {
+    {
+        std::unique_lock<std::mutex> g(inflight_mu_);
+        // Let in-flight requests finish; none blocks forever (locks answer
+        // LOCK_BLOCKED, FIFOs open non-blocking), but a wedged disk must
+        // not wedge the uplink, so give up after a while and drop them.
+        if (!idle_cv_.wait_for(g, std::chrono::seconds(30), [&] { return inflight_.empty(); })) {
+            log_error("export: teardown: %zu requests still running; dropping their replies",
+                      inflight_.size());
+            epoch_++;
+            inflight_.clear();
+            queued_bytes_ = 0;
+        }
+    }
+    for (auto& [f, path] : s_.fids.clear()) finish_fid(s_, *f, path);
+    become_server();
+}
+
+void ServerImpl::stop() {
+    std::call_once(stop_once_, [this] {
+        {
+            std::lock_guard<std::mutex> g(inflight_mu_);
+            stopping_ = true;
+        }
+        idle_cv_.notify_all();  // a reader held by backpressure
+        q_.close();
+        for (auto& t : workers_)
+            if (t.joinable()) t.join();
+    });
+}
+
+}  // namespace
+
+std::unique_ptr<Server> Server::create(const ServerOptions& opts, Send send, std::string& err) {
+    auto s = std::make_unique<ServerImpl>(opts, std::move(send));
+    if (!s->init(err)) return nullptr;
+    return s;
+}
+
+}  // namespace duct::exp

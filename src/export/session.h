@@ -1,0 +1,141 @@
+// Internal to export/: the session state every handler sees, the Reply
+// value every handler returns, the helpers for confinement, and the list of
+// handlers (one per 9P request; dispatch.cc puts them in arrays by type).
+//
+// Every handler has one shape (style.md rule 5):
+//     Reply h_x(Ctx& c, const p9::Tx& m) {
+//         auto f = c.fid(m.fid); if (!f) return fail(EBADF);   // look up
+//         ...check state..., validate the name                   // check
+//         one syscall                                            // act
+//         return p9::Rx{...};                                    // reply once
+//     }
+// The worker that called it turns the Reply into Rlerror/Rerror or the
+// R-message and sends it; a handler never sends by itself.
+//
+// Threads: handlers run on worker threads, many at once, on the same or on
+// different fids. Session members are either immutable after create(),
+// atomic, or guarded (FidTable).
+#pragma once
+#include <sys/stat.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "base/fd.h"
+#include "export/fid.h"
+#include "export/server.h"
+#include "proto/messages.h"
+
+namespace duct::exp {
+
+// What a handler answers: a message, or an error (errno; ename overrides the
+// 9P2000 string where Plan 9 programs expect a particular one).
+struct Reply {
+    p9::Message msg;
+    int err = 0;
+    std::string ename;
+    template <class M>
+    Reply(M m) : msg(std::move(m)) {}
+    Reply(int e, std::string s) : err(e), ename(std::move(s)) {}
+};
+inline Reply fail(int err) { return Reply(err ? err : EIO, {}); }
+inline Reply fail(int err, std::string ename) { return Reply(err, std::move(ename)); }
+inline Reply fail_errno() { return fail(errno); }
+
+constexpr size_t kMaxFids = 65536;
+constexpr size_t kNameMax = 255;
+
+struct Session {
+    ServerOptions opts;
+    Fd root;                  // O_PATH|O_DIRECTORY of the export root
+    dev_t root_dev = 0;
+    ino_t root_ino = 0;
+    FidTable fids{kMaxFids};
+    std::atomic<p9::Dialect> dialect{p9::Dialect::L};
+    std::atomic<uint32_t> msize{0};
+    std::atomic<uint64_t> n_requests{0}, n_errors{0}, n_read{0}, n_written{0};
+
+    // Largest data payload of one Rread/Twrite/Rreaddir.
+    uint32_t iounit() const {
+        uint32_t m = msize.load();
+        return m > p9::IOHDRSZ ? m - p9::IOHDRSZ : 0;
+    }
+    bool plain() const { return dialect.load() == p9::Dialect::P2000; }
+};
+
+// One request's view: the session plus the per-request credential switch.
+struct Ctx {
+    Session& s;
+    // Looks up a fid and makes this thread act as its attaching user.
+    std::shared_ptr<Fid> fid(uint32_t id);
+    // For creates: act as the fid's user with the given gid (the request's
+    // gid, as the kernel client chose it for the new file).
+    void as_group(const Fid& f, uint32_t gid);
+};
+
+// Makes this thread act as u (creds.h); the server itself if u is unknown.
+void act_as(const User& u);
+
+// ---- confinement and file helpers (util.cc) ----
+// "" and names with '/' are EINVAL; "." and ".." are EINVAL where a new name
+// is being made (allow_dots false); longer than 255 bytes is ENAMETOOLONG.
+int check_name(const std::string& name, bool allow_dots = false);
+p9::Qid qid_of(const struct stat& st);
+int stat_fd(int fd, struct stat& st);  // fstatat(fd, "", AT_EMPTY_PATH|NOFOLLOW)
+std::string proc_path(int fd);         // "/proc/self/fd/N"
+std::string join(const std::string& dir, const std::string& name);
+std::string dirname_of(const std::string& path);   // "" for top-level names
+std::string basename_of(const std::string& path);
+// Opens the directory `rel` below the root one component at a time with
+// O_NOFOLLOW, so a symlink swapped into the path cannot lead outside.
+Fd open_dir_below(const Session& s, const std::string& rel, int& err);
+// Makes a Fid for `name` in directory fd `dir` (O_PATH|O_NOFOLLOW, never follows).
+std::shared_ptr<Fid> fid_at(int dir, const std::string& name, const User& u, struct stat& st,
+                            int& err);
+// Opens the file a fid names (io.cc): via /proc/self/fd/N; ELOOP for a
+// symlink, EPERM for device nodes, FIFOs and sockets non-blocking.
+Fd reopen_fid(const Fid& f, int flags, int& err);
+// Open flags from 9P2000.L's portable values (which follow x86 Linux).
+int oflags_from_l(uint32_t lflags);
+// If this worker could not get a private umask, re-apply the mode the
+// client asked for after a create (the process umask may have masked it).
+void fix_mode(int fd_or_dir, const char* name, mode_t mode);
+// Runs the side effects of a clunk (commit a Txattrcreate, ORCLOSE).
+int finish_fid(Session& s, Fid& f, const std::string& path);
+// Removes the file at `path` below the root (dir or not); for Tremove/ORCLOSE.
+int remove_path(Session& s, const std::string& path, bool is_dir);
+
+// ---- handlers ----
+#define DUCT_HANDLER(T) Reply h_##T(Ctx& c, const p9::T& m);
+// attach/walk/clunk (walk.cc)
+DUCT_HANDLER(Tauth) DUCT_HANDLER(Tattach) DUCT_HANDLER(Twalk) DUCT_HANDLER(Tclunk)
+DUCT_HANDLER(Tremove)
+// file I/O (io.cc)
+DUCT_HANDLER(Tlopen) DUCT_HANDLER(Tlcreate) DUCT_HANDLER(Tread) DUCT_HANDLER(Twrite)
+DUCT_HANDLER(Tfsync)
+// directories (dir.cc)
+DUCT_HANDLER(Treaddir)
+// metadata (meta.cc)
+DUCT_HANDLER(Tgetattr) DUCT_HANDLER(Tsetattr) DUCT_HANDLER(Tstatfs) DUCT_HANDLER(Treadlink)
+// namespace changes (names.cc)
+DUCT_HANDLER(Tmkdir) DUCT_HANDLER(Tsymlink) DUCT_HANDLER(Tmknod) DUCT_HANDLER(Tlink)
+DUCT_HANDLER(Trename) DUCT_HANDLER(Trenameat) DUCT_HANDLER(Tunlinkat)
+// xattrs (xattr.cc)
+DUCT_HANDLER(Txattrwalk) DUCT_HANDLER(Txattrcreate)
+// locks (lock.cc)
+DUCT_HANDLER(Tlock) DUCT_HANDLER(Tgetlock)
+// plain 9P2000 (plain.cc)
+DUCT_HANDLER(Topen) DUCT_HANDLER(Tcreate) DUCT_HANDLER(Tstat) DUCT_HANDLER(Twstat)
+#undef DUCT_HANDLER
+
+// Reads of a directory in 9P2000 (packed stat records; dir.cc) and reads of
+// an xattr fid (xattr.cc), called from h_Tread with f.mu held.
+Reply read_dir_plain(Ctx& c, Fid& f, uint64_t offset, uint32_t count);
+Reply read_xattr(Fid& f, uint64_t offset, uint32_t count);
+Reply write_xattr(Fid& f, uint64_t offset, const std::string& data);
+int commit_xattr(Session& s, Fid& f, const std::string& path);
+// The 9P2000 stat record for a file (plain.cc).
+p9::Stat stat_plain(const struct stat& st, const std::string& name);
+
+}  // namespace duct::exp

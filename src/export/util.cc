@@ -1,0 +1,158 @@
+// Confinement and small file helpers shared by the handlers. Everything here
+// works on descriptors with *at() calls and O_NOFOLLOW; the only path strings
+// are single names (checked by check_name) and /proc/self/fd/N, which names
+// an already-opened object without re-resolving anything.
+// Threads: pure functions of their arguments; safe on any worker.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export/creds.h"
+#include "export/session.h"
+
+namespace duct::exp {
+
+void act_as(const User& u) {
+    if (u.known) become(u.uid, u.gid);
+    else become_server();
+}
+
+std::shared_ptr<Fid> Ctx::fid(uint32_t id) {
+    auto f = s.fids.get(id);
+    if (f) act_as(f->user);
+    return f;
+}
+
+void Ctx::as_group(const Fid& f, uint32_t gid) {
+    if (f.user.known) become(f.user.uid, gid == p9::NONUNAME ? f.user.gid : gid);
+}
+
+int check_name(const std::string& name, bool allow_dots) {
+    if (name.empty() || name.find('/') != std::string::npos) return EINVAL;
+    if (name.find('\0') != std::string::npos) return EINVAL;
+    if (!allow_dots && (name == "." || name == "..")) return EINVAL;
+    if (name.size() > kNameMax) return ENAMETOOLONG;
+    return 0;
+}
+
+p9::Qid qid_of(const struct stat& st) {
+    p9::Qid q;
+    q.path = st.st_ino;
+    // The version changes whenever the contents do; the kernel client uses
+    // it to notice stale caches.
+    q.version = uint32_t(st.st_mtim.tv_sec) ^ uint32_t(st.st_mtim.tv_nsec) << 8;
+    if (S_ISDIR(st.st_mode)) q.type = p9::QTDIR;
+    else if (S_ISLNK(st.st_mode)) q.type = p9::QTSYMLINK;
+    else q.type = p9::QTFILE;
+    return q;
+}
+
+int stat_fd(int fd, struct stat& st) {
+    return fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+}
+
+std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+std::string join(const std::string& dir, const std::string& name) {
+    return dir.empty() ? name : dir + "/" + name;
+}
+std::string dirname_of(const std::string& path) {
+    auto p = path.rfind('/');
+    return p == std::string::npos ? std::string() : path.substr(0, p);
+}
+std::string basename_of(const std::string& path) {
+    auto p = path.rfind('/');
+    return p == std::string::npos ? path : path.substr(p + 1);
+}
+
+Fd open_dir_below(const Session& s, const std::string& rel, int& err) {
+    Fd cur(fcntl(s.root.get(), F_DUPFD_CLOEXEC, 0));
+    if (!cur) {
+        err = errno;
+        return {};
+    }
+    size_t pos = 0;
+    while (pos < rel.size()) {
+        size_t end = rel.find('/', pos);
+        if (end == std::string::npos) end = rel.size();
+        std::string comp = rel.substr(pos, end - pos);
+        pos = end + 1;
+        if (comp.empty()) continue;
+        Fd next(openat(cur.get(), comp.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+        if (!next) {
+            err = errno;
+            return {};
+        }
+        cur = std::move(next);
+    }
+    return cur;
+}
+
+std::shared_ptr<Fid> fid_at(int dir, const std::string& name, const User& u, struct stat& st,
+                            int& err) {
+    auto f = std::make_shared<Fid>();
+    f->pfd.reset(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!f->pfd) {
+        err = errno;
+        return nullptr;
+    }
+    if ((err = stat_fd(f->pfd.get(), st))) return nullptr;
+    f->type = st.st_mode & S_IFMT;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    f->user = u;
+    return f;
+}
+
+int oflags_from_l(uint32_t l) {
+    // 9P2000.L's values (Linux include/net/9p/9p.h P9_DOTL_*), spelled out
+    // because O_DIRECTORY and friends differ between architectures.
+    int o = 0;
+    switch (l & 3) {
+    case 0: o = O_RDONLY; break;
+    case 1: o = O_WRONLY; break;
+    default: o = O_RDWR; break;
+    }
+    struct { uint32_t l; int o; } map[] = {
+        {000000100, O_CREAT},    {000000200, O_EXCL},     {000001000, O_TRUNC},
+        {000002000, O_APPEND},   {000004000, O_NONBLOCK}, {000010000, O_DSYNC},
+        {000040000, O_DIRECT},   {000200000, O_DIRECTORY}, {001000000, O_NOATIME},
+        {004000000, O_SYNC},
+    };
+    for (auto& m : map)
+        if (l & m.l) o |= m.o;
+    return o;
+}
+
+void fix_mode(int dir, const char* name, mode_t mode) {
+    if (thread_has_private_umask() || !(mode & process_umask() & 07777)) return;
+    // NOFOLLOW: a symlink raced into the name must not lead the chmod outside.
+    fchmodat(dir, name, mode & 07777, AT_SYMLINK_NOFOLLOW);
+}
+
+int remove_path(Session& s, const std::string& path, bool is_dir) {
+    if (path.empty()) return EBUSY;  // the root cannot be removed
+    int err = 0;
+    Fd parent = open_dir_below(s, dirname_of(path), err);
+    if (!parent) return err;
+    std::string name = basename_of(path);
+    if (unlinkat(parent.get(), name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) return errno;
+    return 0;
+}
+
+int finish_fid(Session& s, Fid& f, const std::string& path) {
+    std::lock_guard<std::mutex> g(f.mu);
+    // Teardown finishes fids on whatever thread calls it: act as their user.
+    act_as(f.user);
+    int err = 0;
+    if (f.xattr == Fid::Xattr::Write) err = commit_xattr(s, f, path);
+    f.xattr = Fid::Xattr::None;
+    if (f.rclose) {
+        f.rclose = false;
+        f.ofd.reset();  // close before removing (Plan 9 semantics)
+        if (int e = remove_path(s, path, f.is_dir()); e && !err) err = e;
+    }
+    return err;
+}
+
+}  // namespace duct::exp

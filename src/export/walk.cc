@@ -1,0 +1,159 @@
+// Handlers that make and drop fids: Tauth, Tattach, Twalk, Tclunk, Tremove
+// (both dialects). Confinement lives in h_Twalk: every step is one openat()
+// with O_PATH|O_NOFOLLOW on the previous step's descriptor, names with '/'
+// are refused, and ".." at the root stays at the root (compared by st_dev
+// and st_ino, not by path). Runs on worker threads.
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "export/creds.h"
+#include "export/session.h"
+
+namespace duct::exp {
+
+namespace {
+
+// Who a 9P2000.L Tattach speaks for: n_uname (the kernel and our FUSE
+// client put the caller's uid there), else uname looked up by name or as a
+// number. A name we do not know acts as the server process itself: a peer
+// can claim any uid anyway, so mapping unknown names to "nobody" would add
+// no safety, only break things.
+User user_of(const p9::Tattach& m) {
+    User u;
+    struct passwd pw, *res = nullptr;
+    char buf[4096];
+    if (m.n_uname.value != p9::NONUNAME) {
+        u.uid = m.n_uname.value;
+        u.gid = u.uid;
+        if (getpwuid_r(u.uid, &pw, buf, sizeof buf, &res) == 0 && res) u.gid = pw.pw_gid;
+        u.known = true;
+        return u;
+    }
+    if (getpwnam_r(m.uname.c_str(), &pw, buf, sizeof buf, &res) == 0 && res) {
+        u = {pw.pw_uid, pw.pw_gid, true};
+        return u;
+    }
+    if (!m.uname.empty() && m.uname.find_first_not_of("0123456789") == std::string::npos &&
+        m.uname.size() < 10) {
+        u.uid = uid_t(std::stoul(m.uname));
+        u.gid = u.uid;
+        u.known = true;
+    }
+    return u;
+}
+
+}  // namespace
+
+// attach(5) with diod's convention: no authentication, so Tauth is refused.
+Reply h_Tauth(Ctx& c, const p9::Tauth& m) {
+    return fail(ECONNREFUSED, "authentication not required");
+}
+
+Reply h_Tattach(Ctx& c, const p9::Tattach& m) {
+    if (m.afid != p9::NOFID) return fail(EINVAL, "authentication not required");
+    // A plain 9P2000 peer (Plan 9, Inferno, the kernel's legacy mode) names
+    // users of its own world ("glenda", "nobody"): matching them against
+    // our passwd would be chance, so such a session acts with the server's
+    // own rights, as the original Inferno export did.
+    User u = c.s.plain() ? User{} : user_of(m);
+    become_server();  // no fid yet: do not act with a previous request's rights
+    struct stat st;
+    int err = 0;
+    auto f = fid_at(c.s.root.get(), ".", u, st, err);  // "." of an O_PATH dir: the root itself
+    if (!f) return fail(err);
+    if (!c.s.fids.add(m.fid, f, "", err)) return fail(err);
+    return p9::Rattach{qid_of(st)};
+}
+
+// walk(5): nwname 0 clones; a walk that fails at the first name is an error,
+// one that fails later returns the qids walked and leaves newfid unused;
+// newfid must be unused unless it equals fid.
+Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
+    auto f = c.fid(m.fid);
+    if (!f) return fail(EBADF);
+    if (m.newfid != m.fid && c.s.fids.get(m.newfid)) return fail(EBADF);
+    if (m.newfid == m.fid) {
+        // walk(5) forbids walking an open fid. Cloning one is harmless (the
+        // new fid starts unopened) and the Linux client may clone a fid it
+        // has open, so only moving an open fid, which would lose its open
+        // state, is refused.
+        std::lock_guard<std::mutex> g(f->mu);
+        if (f->opened()) return fail(EBUSY);
+    }
+    std::string path = c.s.fids.path(m.fid);
+    Fd cur(fcntl(f->pfd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!cur) return fail_errno();
+    struct stat st;
+    if (int e = stat_fd(cur.get(), st)) return fail(e);
+    p9::WQids qids;
+    for (size_t i = 0; i < m.wname.size(); i++) {
+        const std::string& name = m.wname[i];
+        int err = check_name(name, true);
+        Fd next;
+        std::string npath = path;
+        if (!err && !S_ISDIR(st.st_mode)) err = ENOTDIR;
+        if (!err) {
+            if (name == ".") {
+                next.reset(fcntl(cur.get(), F_DUPFD_CLOEXEC, 0));
+            } else if (name == "..") {
+                if (st.st_dev == c.s.root_dev && st.st_ino == c.s.root_ino) {
+                    next.reset(fcntl(cur.get(), F_DUPFD_CLOEXEC, 0));  // the root is its own parent
+                } else {
+                    next.reset(openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                    npath = dirname_of(path);
+                }
+            } else {
+                next.reset(openat(cur.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+                npath = join(path, name);
+            }
+            if (!next) err = errno;
+        }
+        struct stat nst;
+        if (!err) err = stat_fd(next.get(), nst);
+        if (err) {
+            if (i == 0) return fail(err);
+            return p9::Rwalk{qids};
+        }
+        qids.push_back(qid_of(nst));
+        cur = std::move(next);
+        st = nst;
+        path = std::move(npath);
+    }
+    auto nf = std::make_shared<Fid>();
+    nf->pfd = std::move(cur);
+    nf->type = st.st_mode & S_IFMT;
+    nf->dev = st.st_dev;
+    nf->ino = st.st_ino;
+    nf->user = f->user;
+    if (m.newfid == m.fid) {
+        if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), path)) return fail(EBADF);
+    } else {
+        int err = 0;
+        if (!c.s.fids.add(m.newfid, std::move(nf), path, err)) return fail(err);
+    }
+    return p9::Rwalk{qids};
+}
+
+// clunk(5): the fid is gone whatever happens; a pending Txattrcreate is
+// committed here and its error (if any) is the clunk's.
+Reply h_Tclunk(Ctx& c, const p9::Tclunk& m) {
+    auto f = c.fid(m.fid);
+    if (!f) return fail(EBADF);
+    std::string path = c.s.fids.path(m.fid);
+    if (!c.s.fids.remove(m.fid)) return fail(EBADF);  // a racing clunk won
+    if (int e = finish_fid(c.s, *f, path)) return fail(e);
+    return p9::Rclunk{};
+}
+
+// remove(5): remove the file and clunk the fid, even if the remove fails.
+Reply h_Tremove(Ctx& c, const p9::Tremove& m) {
+    auto f = c.fid(m.fid);
+    if (!f) return fail(EBADF);
+    std::string path = c.s.fids.path(m.fid);
+    if (!c.s.fids.remove(m.fid)) return fail(EBADF);
+    if (int e = remove_path(c.s, path, f->is_dir())) return fail(e);
+    return p9::Rremove{};
+}
+
+}  // namespace duct::exp
