@@ -101,7 +101,9 @@ struct Printer {
     void operator()(const char* n, const NUname& v) { field(n, v.value == NONUNAME ? "-1" : std::to_string(v.value)); }
     void operator()(const char* n, const OptU32& v) { field(n, std::to_string(v.value)); }
     void operator()(const char*, const Stat& s) {
-        char b[96];
+        // Sized for the largest values every field can hold (~150 chars):
+        // a smaller buffer cut the line short mid-number.
+        char b[256];
         snprintf(b, sizeof b, "' q %s m %#o at %u mt %u l %" PRIu64 " t %u d %u)", format_qid(s.qid).c_str(),
                  s.mode, s.atime, s.mtime, s.length, s.type, s.dev);
         out += " stat('" + s.name + "' '" + s.uid + "' '" + s.gid + "' '" + s.muid + b;

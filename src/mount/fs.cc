@@ -1,0 +1,109 @@
+// The helpers shared by the FUSE ops (see fs.h). Each may block in rpc on a
+// FUSE worker thread; none holds a lock across an rpc.
+#include "mount/fs.h"
+
+#include <sys/sysmacros.h>
+
+#include <cerrno>
+
+namespace duct::mnt {
+
+using namespace duct::p9;
+
+Fs& fs_of(fuse_req_t req) { return *static_cast<Fs*>(fuse_req_userdata(req)); }
+
+uint32_t io_chunk(Fs& fs, uint64_t fh) {
+    uint32_t n = fs.c.iosize();
+    uint32_t iou = fh_iounit(fh);
+    if (iou && iou < n) n = iou;
+    // Whole pages, so one page-aligned FUSE request is one Tread/Twrite.
+    return n > 4096 ? n & ~4095u : n;
+}
+
+void stat_from(const Rgetattr& a, struct stat& st) {
+    st = {};
+    st.st_ino = a.qid.path;
+    st.st_mode = a.mode;
+    st.st_nlink = a.nlink;
+    st.st_uid = a.uid;
+    st.st_gid = a.gid;
+    st.st_rdev = a.rdev;
+    st.st_size = off_t(a.size);
+    st.st_blksize = blksize_t(a.blksize);
+    st.st_blocks = blkcnt_t(a.blocks);
+    st.st_atim = {time_t(a.atime_sec), long(a.atime_nsec)};
+    st.st_mtim = {time_t(a.mtime_sec), long(a.mtime_nsec)};
+    st.st_ctim = {time_t(a.ctime_sec), long(a.ctime_nsec)};
+}
+
+int node_fid(Fs& fs, fuse_ino_t ino, uint32_t& fid) {
+    return fs.nodes.fid_of(ino, fid) ? 0 : ESTALE;
+}
+
+int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req) {
+    newfid = fs.c.alloc_fid();
+    Twalk t{dfid, newfid, {}};
+    if (name) t.wname.push_back(name);
+    Rwalk r;
+    int e = fs.c.call(t, r, req);
+    // walk(5): a partial walk (fewer qids than names) makes no newfid.
+    if (!e && r.wqid.size() != t.wname.size()) e = ENOENT;
+    if (e) fs.c.free_fid(newfid);
+    return e;
+}
+
+int getattr(Fs& fs, uint32_t fid, Rgetattr& a, fuse_req_t req) {
+    return fs.c.call(Tgetattr{fid, GETATTR_BASIC}, a, req);
+}
+
+int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
+                 fuse_entry_param& e) {
+    uint32_t dfid, fid;
+    if (int err = node_fid(fs, parent, dfid)) return err;
+    if (int err = walk(fs, dfid, name, fid, req)) return err;
+    Rgetattr a;
+    if (int err = getattr(fs, fid, a, req)) {
+        fs.c.clunk_async(fid);
+        return err;
+    }
+    uint32_t spare;
+    e = {};
+    e.ino = fs.nodes.add(fid, a.qid, a.gen, &spare);
+    if (spare != NOFID) fs.c.clunk_async(spare);
+    stat_from(a, e.attr);
+    e.attr_timeout = fs.timeout;
+    e.entry_timeout = fs.timeout;
+    return 0;
+}
+
+void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    if (ctx->uid == fs.attach_uid) return;
+    uint32_t dfid, fid;
+    if (node_fid(fs, parent, dfid) || walk(fs, dfid, name, fid, req)) return;
+    Tsetattr t{};
+    t.fid = fid;
+    t.valid = SETATTR_UID | SETATTR_GID;
+    t.uid = ctx->uid;
+    t.gid = ctx->gid;
+    Rsetattr r;
+    fs.c.call(t, r, req);
+    fs.c.clunk_async(fid);
+}
+
+int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, uint32_t flags, uint64_t& fh) {
+    uint32_t fid;
+    if (int e = walk(fs, nodefid, nullptr, fid, req)) return e;
+    Rlopen r;
+    // Creation is Tlcreate's job; O_NOCTTY means nothing to the server.
+    flags &= ~uint32_t(O_CREAT | O_EXCL | O_NOCTTY);
+    if (int e = fs.c.call(Tlopen{fid, flags}, r, req)) {
+        fs.c.clunk_async(fid);
+        return e;
+    }
+    fs.track(fid);
+    fh = make_fh(fid, r.iounit);
+    return 0;
+}
+
+}  // namespace duct::mnt

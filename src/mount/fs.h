@@ -1,0 +1,104 @@
+// Fs: the state every FUSE operation of mount/ shares (the 9P client, the
+// inode table, the open fids) and the helpers the ops are built from: walk,
+// getattr, "look up and make a FUSE entry", open-by-clone.
+//
+// Threads: FUSE workers only; each helper may block in Client::rpc. The
+// ops_*.cc files hold the FUSE operations, one area per file; ops_table.cc
+// puts them in the fuse_lowlevel_ops table.
+#pragma once
+#include <sys/stat.h>
+
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "mount/client.h"
+#include "mount/fuse_inc.h"
+#include "mount/inodes.h"
+
+namespace duct::mnt {
+
+struct Fs {
+    explicit Fs(Client& client) : c(client) {}
+    Client& c;
+    InodeTable nodes;
+    double timeout = 1.0;   // entry and attribute timeouts, seconds
+    uint32_t attach_uid = 0;  // n_uname of our one attach
+    // The peer answered EOPNOTSUPP to Trenameat / Tunlinkat (diod does):
+    // use Trename / Tremove from then on.
+    std::atomic<bool> no_renameat{false}, no_unlinkat{false};
+
+    // Open file and directory fids (fi->fh), so teardown can clunk the ones
+    // the kernel never released. open_mu guards open_fids; leaf lock.
+    std::mutex open_mu;
+    std::unordered_set<uint32_t> open_fids;
+    void track(uint32_t fid) { std::lock_guard<std::mutex> g(open_mu); open_fids.insert(fid); }
+    void untrack(uint32_t fid) { std::lock_guard<std::mutex> g(open_mu); open_fids.erase(fid); }
+    std::vector<uint32_t> drain_open() {
+        std::lock_guard<std::mutex> g(open_mu);
+        std::vector<uint32_t> v(open_fids.begin(), open_fids.end());
+        open_fids.clear();
+        return v;
+    }
+};
+
+Fs& fs_of(fuse_req_t req);
+const fuse_lowlevel_ops& fuse_ops();  // ops_table.cc
+
+// fi->fh holds the open fid and its iounit (0: none given).
+inline uint64_t make_fh(uint32_t fid, uint32_t iounit) { return uint64_t(iounit) << 32 | fid; }
+inline uint32_t fh_fid(uint64_t fh) { return uint32_t(fh); }
+inline uint32_t fh_iounit(uint64_t fh) { return uint32_t(fh >> 32); }
+// Bytes per Tread/Twrite on an open fid: msize - IOHDRSZ, or less if the
+// server's iounit says so.
+uint32_t io_chunk(Fs& fs, uint64_t fh);
+
+void stat_from(const p9::Rgetattr& a, struct stat& st);
+int node_fid(Fs& fs, fuse_ino_t ino, uint32_t& fid);  // ESTALE for an unknown node
+// Walks one name from dfid to a new fid (name == nullptr: clone dfid).
+int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req);
+int getattr(Fs& fs, uint32_t fid, p9::Rgetattr& a, fuse_req_t req);
+// parent/name -> FUSE entry (walk + getattr + inode table).
+int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
+                 fuse_entry_param& e);
+// After a create: give the new file to the caller's uid/gid when they are
+// not the attach uid (we attach once; see mount.cc). Best effort.
+void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name);
+// Clones the node's fid and Tlopens it with flags; fh gets fid and iounit.
+int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, uint32_t flags, uint64_t& fh);
+
+// The FUSE ops, by area.
+void op_lookup(fuse_req_t, fuse_ino_t, const char*);
+void op_forget(fuse_req_t, fuse_ino_t, uint64_t);
+void op_forget_multi(fuse_req_t, size_t, fuse_forget_data*);
+void op_getattr(fuse_req_t, fuse_ino_t, fuse_file_info*);
+void op_setattr(fuse_req_t, fuse_ino_t, struct stat*, int, fuse_file_info*);
+void op_statfs(fuse_req_t, fuse_ino_t);
+void op_open(fuse_req_t, fuse_ino_t, fuse_file_info*);
+void op_create(fuse_req_t, fuse_ino_t, const char*, mode_t, fuse_file_info*);
+void op_read(fuse_req_t, fuse_ino_t, size_t, off_t, fuse_file_info*);
+void op_write(fuse_req_t, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*);
+void op_flush(fuse_req_t, fuse_ino_t, fuse_file_info*);
+void op_release(fuse_req_t, fuse_ino_t, fuse_file_info*);
+void op_fsync(fuse_req_t, fuse_ino_t, int, fuse_file_info*);
+void op_fallocate(fuse_req_t, fuse_ino_t, int, off_t, off_t, fuse_file_info*);
+void op_opendir(fuse_req_t, fuse_ino_t, fuse_file_info*);
+void op_readdir(fuse_req_t, fuse_ino_t, size_t, off_t, fuse_file_info*);
+void op_releasedir(fuse_req_t, fuse_ino_t, fuse_file_info*);
+void op_fsyncdir(fuse_req_t, fuse_ino_t, int, fuse_file_info*);
+void op_mkdir(fuse_req_t, fuse_ino_t, const char*, mode_t);
+void op_rmdir(fuse_req_t, fuse_ino_t, const char*);
+void op_unlink(fuse_req_t, fuse_ino_t, const char*);
+void op_rename(fuse_req_t, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned);
+void op_readlink(fuse_req_t, fuse_ino_t);
+void op_symlink(fuse_req_t, const char*, fuse_ino_t, const char*);
+void op_link(fuse_req_t, fuse_ino_t, fuse_ino_t, const char*);
+void op_mknod(fuse_req_t, fuse_ino_t, const char*, mode_t, dev_t);
+void op_setxattr(fuse_req_t, fuse_ino_t, const char*, const char*, size_t, int);
+void op_getxattr(fuse_req_t, fuse_ino_t, const char*, size_t);
+void op_listxattr(fuse_req_t, fuse_ino_t, size_t);
+void op_removexattr(fuse_req_t, fuse_ino_t, const char*);
+void op_getlk(fuse_req_t, fuse_ino_t, fuse_file_info*, struct flock*);
+void op_setlk(fuse_req_t, fuse_ino_t, fuse_file_info*, struct flock*, int);
+
+}  // namespace duct::mnt

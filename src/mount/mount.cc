@@ -1,0 +1,257 @@
+// FuseMount: the Mount of mount.h — handshake (Tversion, Tattach), the FUSE
+// session and its lifecycle.
+//
+// Threads: start() runs on the caller's thread (blocks in Tversion/Tattach
+// and mount(2)); the FUSE loop runs on loop_, which starts libfuse's worker
+// threads (they block in rpc). wait() joins loop_ and then releases every
+// fid (rpc, unless the channel is lost). unmount() and channel_lost() may be
+// called from any thread; they end the loop by unmounting: the kernel then
+// ends the FUSE connection and the workers' reads fail with ENODEV. When a
+// detached mount is still held open, the connection is aborted through
+// fusectl (/sys/fs/fuse/connections/N/abort) so the loop ends anyway.
+//
+// Ownership: we attach once, as our own uid (n_uname = getuid()); the kernel
+// checks permissions (default_permissions), and files created for another
+// caller are chowned to the caller's uid/gid right after creation (fs.cc
+// set_owner). Per-uid attaches (v9fs access=user) are not done.
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "base/fd.h"
+#include "base/log.h"
+#include "mount/fs.h"
+#include "mount/mount.h"
+
+namespace duct::mnt {
+
+using namespace duct::p9;
+
+namespace {
+
+std::string errtext(int e) { return std::strerror(e); }
+
+// Undoes the octal escapes of /proc/self/mountinfo (\040 for a space).
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); i++) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            out += char((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+// The FUSE connection number of the newest mount at `path` ("" if none):
+// its device minor, which names its directory under fusectl.
+std::string fuse_conn_of(const std::string& path) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line, found;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string id, parent, dev, root, mp;
+        ls >> id >> parent >> dev >> root >> mp;
+        if (unescape(mp) != path) continue;
+        auto colon = dev.find(':');
+        if (colon != std::string::npos && dev.substr(0, colon) == "0") found = dev.substr(colon + 1);
+    }
+    return found;
+}
+
+void abort_conn(const std::string& conn) {
+    if (conn.empty()) return;
+    const char* dir = "/sys/fs/fuse/connections";
+    std::string path = std::string(dir) + "/" + conn + "/abort";
+    if (access(path.c_str(), F_OK) != 0) mount("fusectl", dir, "fusectl", 0, nullptr);
+    Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (fd && write(fd.get(), "1", 1) < 0) log_error("mount: abort %s: %s", path.c_str(), errtext(errno).c_str());
+}
+
+class FuseMount final : public Mount {
+public:
+    FuseMount(const MountOptions& o, Send send)
+        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_) {}
+    ~FuseMount() override {
+        if (loop_.joinable()) {
+            unmount();
+            wait();
+        }
+    }
+
+    void deliver(std::string frame) override { client_.deliver(std::move(frame)); }
+    bool start(std::string& err) override;
+    void wait() override;
+    void channel_lost() override;
+    void unmount() override;
+    MountStats stats() const override { return client_.stats(); }
+
+private:
+    bool handshake(std::string& err);
+    void release_fids();
+    void end_loop(bool lazy);
+
+    MountOptions opts_;
+    Client client_;
+    Fs fs_;
+    std::thread loop_;
+    std::string mp_;    // absolute mount point
+    std::string conn_;  // fusectl connection number
+    // mu_ guards se_ and mounted_: unmount()/channel_lost() from other
+    // threads must not touch a session wait() is destroying.
+    std::mutex mu_;
+    fuse_session* se_ = nullptr;
+    bool mounted_ = false;
+    std::atomic<bool> ending_{false};
+};
+
+bool FuseMount::handshake(std::string& err) {
+    Rversion rv;
+    if (int e = client_.version(opts_.msize, opts_.dialect, rv)) {
+        err = "Tversion: " + errtext(e);
+        return false;
+    }
+    if (rv.version == "9P2000" && opts_.dialect != "9P2000") {
+        err = "peer speaks only plain 9P2000; mounting a 9P2000 server is not implemented yet";
+        return false;
+    }
+    if (rv.version != "9P2000.L") {
+        err = "peer answered Tversion with \"" + rv.version + "\"; need 9P2000.L";
+        return false;
+    }
+    if (rv.msize < MINMSIZE || rv.msize > opts_.msize) {
+        err = "peer's msize " + std::to_string(rv.msize) + " is unusable";
+        return false;
+    }
+    uint32_t fid = client_.alloc_fid();
+    std::string uname = opts_.uname;
+    if (uname.empty()) {
+        const char* u = getenv("USER");
+        uname = u && *u ? u : (getuid() == 0 ? "root" : "nobody");
+    }
+    Rattach ra;
+    Tattach ta{fid, NOFID, uname, opts_.aname, NUname{uint32_t(getuid())}};
+    if (int e = client_.call(ta, ra)) {
+        client_.free_fid(fid);
+        err = "Tattach " + (opts_.aname.empty() ? std::string("\"\"") : opts_.aname) + ": " + errtext(e);
+        return false;
+    }
+    fs_.nodes.set_root(fid, ra.qid);
+    fs_.attach_uid = getuid();
+    return true;
+}
+
+bool FuseMount::start(std::string& err) {
+    char real[PATH_MAX];
+    if (!realpath(opts_.mountpoint.c_str(), real)) {
+        err = "mount point " + opts_.mountpoint + ": " + errtext(errno);
+        return false;
+    }
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        err = "mount point " + opts_.mountpoint + ": " + errtext(errno ? errno : ENOTDIR);
+        return false;
+    }
+    mp_ = real;
+    if (access("/dev/fuse", R_OK | W_OK) != 0) {
+        err = "/dev/fuse: " + errtext(errno);
+        return false;
+    }
+    if (!handshake(err)) return false;
+
+    std::string fsname;
+    for (char c : opts_.fsname) fsname += (c == ',' || c == '\\') ? '_' : c;
+    std::string o = "default_permissions,allow_other,subtype=duct,fsname=" + fsname +
+                    ",max_read=" + std::to_string(std::min<uint32_t>(client_.iosize(), 1u << 20));
+    const char* argv[] = {"duct", "-o", o.c_str()};
+    fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+    fuse_session* se = fuse_session_new(&args, &fuse_ops(), sizeof(fuse_lowlevel_ops), &fs_);
+    if (!se) {
+        err = "cannot create the FUSE session";
+        release_fids();
+        return false;
+    }
+    if (fuse_session_mount(se, mp_.c_str()) != 0) {
+        err = "mount point " + opts_.mountpoint + ": FUSE mount failed";
+        fuse_session_destroy(se);
+        release_fids();
+        return false;
+    }
+    conn_ = fuse_conn_of(mp_);
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        se_ = se;
+        mounted_ = true;
+    }
+    loop_ = std::thread([this, se] {
+        fuse_loop_config* cfg = fuse_loop_cfg_create();
+        fuse_loop_cfg_set_max_threads(cfg, 64);
+        int r = fuse_session_loop_mt(se, cfg);
+        fuse_loop_cfg_destroy(cfg);
+        if (verbose()) log_info("mount: FUSE loop ended (%d)", r);
+    });
+    if (client_.is_lost()) channel_lost();  // lost while we were mounting
+    if (verbose()) log_info("mount: %s mounted (msize %u)", mp_.c_str(), client_.msize());
+    return true;
+}
+
+void FuseMount::release_fids() {
+    if (client_.is_lost()) return;
+    for (uint32_t fid : fs_.drain_open()) client_.clunk(fid);
+    for (uint32_t fid : fs_.nodes.drain()) client_.clunk(fid);
+    client_.drain(2000);  // async clunks of forgotten nodes
+}
+
+void FuseMount::wait() {
+    if (!loop_.joinable()) return;
+    loop_.join();
+    fuse_session* se;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        se = se_;
+        se_ = nullptr;
+        mounted_ = false;
+    }
+    // The kernel may still have sent nothing for nodes it held: clunk them
+    // all (the root last) so the caller may send the close frame.
+    release_fids();
+    // Unmounts if still mounted (not if the connection is already gone).
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+}
+
+void FuseMount::end_loop(bool lazy) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!mounted_ || ending_.exchange(true)) return;
+    fuse_session_exit(se_);
+    if (!lazy && umount2(mp_.c_str(), 0) == 0) return;  // workers see ENODEV
+    if (umount2(mp_.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+        log_error("mount: umount %s: %s", mp_.c_str(), errtext(errno).c_str());
+    // A detached mount with open files keeps its connection: abort it so
+    // the loop ends and no thread stays blocked.
+    abort_conn(conn_);
+}
+
+void FuseMount::unmount() { end_loop(false); }
+
+void FuseMount::channel_lost() {
+    client_.lost();
+    end_loop(true);
+}
+
+}  // namespace
+
+std::unique_ptr<Mount> Mount::create(const MountOptions& opts, Send send) {
+    return std::make_unique<FuseMount>(opts, std::move(send));
+}
+
+}  // namespace duct::mnt

@@ -1,0 +1,129 @@
+// FUSE ops on open files: open (clone the node's fid + Tlopen), create
+// (clone the dir fid + Tlcreate, then a walk for the new node), read/write
+// (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit), flush (nothing
+// is cached, so nothing to do), release (Tclunk), fsync (Tfsync).
+// fallocate has no 9P2000.L message: EOPNOTSUPP. Runs on FUSE workers; each
+// op blocks in rpc.
+#include <cerrno>
+#include <cstring>
+
+#include "mount/fs.h"
+
+namespace duct::mnt {
+
+using namespace duct::p9;
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    uint32_t nfid;
+    if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
+    if (int e = open_clone(fs, req, nfid, uint32_t(fi->flags), fi->fh))
+        return (void)fuse_reply_err(req, e);
+    if (fuse_reply_open(req, fi) == -ENOENT) {  // the caller went away
+        fs.untrack(fh_fid(fi->fh));
+        fs.c.clunk_async(fh_fid(fi->fh));
+    }
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+               fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    uint32_t dfid, fid;
+    if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
+    if (int e = walk(fs, dfid, nullptr, fid, req)) return (void)fuse_reply_err(req, e);
+    Tlcreate t{fid, name, uint32_t(fi->flags) & ~uint32_t(O_NOCTTY), uint32_t(mode),
+               fuse_req_ctx(req)->gid};
+    Rlcreate r;
+    if (int e = fs.c.call(t, r, req)) {
+        fs.c.clunk_async(fid);
+        return (void)fuse_reply_err(req, e);
+    }
+    // lcreate turned fid into the open file; the node needs a fid of its own.
+    fs.track(fid);
+    fi->fh = make_fh(fid, r.iounit);
+    set_owner(fs, req, parent, name);
+    fuse_entry_param e;
+    if (int err = lookup_entry(fs, req, parent, name, e)) {
+        fs.untrack(fid);
+        fs.c.clunk_async(fid);
+        return (void)fuse_reply_err(req, err);
+    }
+    if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+        fs.untrack(fid);
+        fs.c.clunk_async(fid);
+    }
+}
+
+void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    uint32_t fid = fh_fid(fi->fh), chunk = io_chunk(fs, fi->fh);
+    Rread r;
+    if (size <= chunk) {  // the common case: one Tread, no extra copy
+        if (int e = fs.c.call(Tread{fid, uint64_t(off), uint32_t(size)}, r, req))
+            return (void)fuse_reply_err(req, e);
+        size_t n = std::min(r.data.bytes.size(), size);
+        fs.c.bytes_read += n;
+        return (void)fuse_reply_buf(req, r.data.bytes.data(), n);
+    }
+    std::string buf;
+    while (buf.size() < size) {
+        uint32_t want = uint32_t(std::min<size_t>(chunk, size - buf.size()));
+        int e = fs.c.call(Tread{fid, uint64_t(off) + buf.size(), want}, r, req);
+        if (e) {
+            if (buf.empty()) return (void)fuse_reply_err(req, e);
+            break;
+        }
+        size_t n = std::min<size_t>(r.data.bytes.size(), want);
+        buf.append(r.data.bytes, 0, n);
+        if (n < want) break;  // end of file
+    }
+    fs.c.bytes_read += buf.size();
+    fuse_reply_buf(req, buf.data(), buf.size());
+}
+
+void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t off,
+              fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    uint32_t fid = fh_fid(fi->fh), chunk = io_chunk(fs, fi->fh);
+    size_t done = 0;
+    while (done < size) {
+        uint32_t n = uint32_t(std::min<size_t>(chunk, size - done));
+        Twrite t{fid, uint64_t(off) + done, Data{std::string(data + done, n)}};
+        Rwrite r;
+        int e = fs.c.call(std::move(t), r, req);
+        if (e) {
+            if (done == 0) return (void)fuse_reply_err(req, e);
+            break;
+        }
+        if (r.count == 0 || r.count > n) break;
+        done += r.count;
+    }
+    fs.c.bytes_written += done;
+    fuse_reply_write(req, done);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    // No write-back cache: every write was answered by the peer already.
+    fuse_reply_err(req, 0);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    uint32_t fid = fh_fid(fi->fh);
+    fs.untrack(fid);
+    fs.c.clunk(fid);
+    fuse_reply_err(req, 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    Rfsync r;
+    int e = fs.c.call(Tfsync{fh_fid(fi->fh), OptU32{uint32_t(datasync ? 1 : 0)}}, r, req);
+    fuse_reply_err(req, e);
+}
+
+void op_fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
+    fuse_reply_err(req, EOPNOTSUPP);  // 9P2000.L has no Tfallocate
+}
+
+}  // namespace duct::mnt

@@ -1,0 +1,74 @@
+// The FUSE low-level ops table: one line per operation, each mapped to its
+// 9P2000.L counterpart in ops_*.cc. init sizes FUSE's I/O to the msize.
+//
+// Not implemented (libfuse answers ENOSYS at once, or the kernel does the
+// work itself): access (default_permissions: the kernel checks), flock
+// (kernel-local emulation), readdirplus, copy_file_range, ioctl, poll, bmap,
+// lseek, retrieve_reply, write_buf (write is used), tmpfile.
+// fallocate answers EOPNOTSUPP; rename with flags answers EINVAL.
+#include "mount/fs.h"
+
+namespace duct::mnt {
+
+static void op_init(void* userdata, fuse_conn_info* conn) {
+    Fs& fs = *static_cast<Fs*>(userdata);
+    // libfuse reads /dev/fuse into 1 MiB + 4 KiB buffers, and the kernel
+    // refuses (EINVAL) a read buffer smaller than max_write + 80 bytes of
+    // headers: so FUSE I/O is at most 1 MiB even when the msize is larger.
+    uint32_t io = std::min<uint32_t>(fs.c.iosize(), 1u << 20);
+    conn->max_write = io;
+    conn->max_read = io;
+    conn->max_readahead = std::min<uint32_t>(conn->max_readahead, io);
+    if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    // Nothing acknowledged may be lost on unmount: no write-back cache.
+    conn->want &= ~unsigned(FUSE_CAP_WRITEBACK_CACHE);
+    conn->want &= ~unsigned(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+    conn->want &= ~unsigned(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+}
+
+static fuse_lowlevel_ops make_ops() {
+    fuse_lowlevel_ops o = {};
+    o.init = op_init;
+    o.lookup = op_lookup;
+    o.forget = op_forget;
+    o.forget_multi = op_forget_multi;
+    o.getattr = op_getattr;
+    o.setattr = op_setattr;
+    o.statfs = op_statfs;
+    o.readlink = op_readlink;
+    o.mknod = op_mknod;
+    o.mkdir = op_mkdir;
+    o.unlink = op_unlink;
+    o.rmdir = op_rmdir;
+    o.symlink = op_symlink;
+    o.rename = op_rename;
+    o.link = op_link;
+    o.open = op_open;
+    o.create = op_create;
+    o.read = op_read;
+    o.write = op_write;
+    o.flush = op_flush;
+    o.release = op_release;
+    o.fsync = op_fsync;
+    o.fallocate = op_fallocate;
+    o.opendir = op_opendir;
+    o.readdir = op_readdir;
+    o.releasedir = op_releasedir;
+    o.fsyncdir = op_fsyncdir;
+    o.setxattr = op_setxattr;
+    o.getxattr = op_getxattr;
+    o.listxattr = op_listxattr;
+    o.removexattr = op_removexattr;
+    o.getlk = op_getlk;
+    o.setlk = op_setlk;
+    return o;
+}
+
+const fuse_lowlevel_ops& fuse_ops() {
+    static const fuse_lowlevel_ops ops = make_ops();
+    return ops;
+}
+
+}  // namespace duct::mnt

@@ -1,0 +1,135 @@
+// FUSE ops for extended attributes and POSIX locks.
+// xattrs (Linux fs/9p/xattr.c does the same): get/list = Txattrwalk to a
+// new fid, then Tread its value; set = clone + Txattrcreate + Twrite, and the
+// Tclunk commits (its error is the result); remove = Txattrcreate of size 0
+// with XATTR_REPLACE. Locks: Tgetlock / Tlock; a blocking F_SETLKW retries
+// LOCK_BLOCKED every 50 ms until granted or the caller is interrupted.
+// Not done: flock (the kernel emulates it locally, per mount).
+// Runs on FUSE workers; each op blocks in rpc (and setlk in its retry sleep).
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "mount/fs.h"
+
+namespace duct::mnt {
+
+using namespace duct::p9;
+
+// Reads the whole value behind an xattr fid of `len` bytes.
+static int read_all(Fs& fs, fuse_req_t req, uint32_t fid, uint64_t len, std::string& out) {
+    out.clear();
+    while (out.size() < len) {
+        uint32_t want = uint32_t(std::min<uint64_t>(fs.c.iosize(), len - out.size()));
+        Rread r;
+        if (int e = fs.c.call(Tread{fid, out.size(), want}, r, req)) return e;
+        if (r.data.bytes.empty()) break;
+        out += r.data.bytes;
+    }
+    return 0;
+}
+
+static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    Fs& fs = fs_of(req);
+    uint32_t fid;
+    if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
+    uint32_t xfid = fs.c.alloc_fid();
+    Rxattrwalk w;
+    if (int e = fs.c.call(Txattrwalk{fid, xfid, name}, w, req)) {
+        fs.c.free_fid(xfid);
+        return (void)fuse_reply_err(req, e);
+    }
+    if (size == 0) {
+        fs.c.clunk_async(xfid);
+        return (void)fuse_reply_xattr(req, size_t(w.size));
+    }
+    if (w.size > size) {
+        fs.c.clunk_async(xfid);
+        return (void)fuse_reply_err(req, ERANGE);
+    }
+    std::string v;
+    int e = read_all(fs, req, xfid, w.size, v);
+    fs.c.clunk_async(xfid);
+    if (e) return (void)fuse_reply_err(req, e);
+    fuse_reply_buf(req, v.data(), v.size());
+}
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    get_or_list(req, ino, name, size);
+}
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    get_or_list(req, ino, "", size);  // xattrwalk of "" lists the names
+}
+
+static int set_xattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                     size_t size, int flags) {
+    Fs& fs = fs_of(req);
+    uint32_t nfid, fid;
+    if (int e = node_fid(fs, ino, nfid)) return e;
+    if (int e = walk(fs, nfid, nullptr, fid, req)) return e;
+    Rxattrcreate rc;
+    if (int e = fs.c.call(Txattrcreate{fid, name, size, uint32_t(flags)}, rc, req)) {
+        fs.c.clunk_async(fid);
+        return e;
+    }
+    size_t done = 0;
+    while (done < size) {
+        uint32_t n = uint32_t(std::min<size_t>(fs.c.iosize(), size - done));
+        Rwrite w;
+        int e = fs.c.call(Twrite{fid, done, Data{std::string(value + done, n)}}, w, req);
+        if (!e && w.count == 0) e = EIO;
+        if (e) {
+            fs.c.clunk_async(fid);
+            return e;
+        }
+        done += w.count;
+    }
+    return fs.c.clunk(fid);  // the server sets the attribute on clunk
+}
+
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                 size_t size, int flags) {
+    fuse_reply_err(req, set_xattr(req, ino, name, value, size, flags));
+}
+
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+    fuse_reply_err(req, set_xattr(req, ino, name, nullptr, 0, XATTR_REPLACE));
+}
+
+static const char kClientId[] = "duct";
+
+void op_getlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk) {
+    Fs& fs = fs_of(req);
+    Tgetlock t{fh_fid(fi->fh), uint8_t(lk->l_type), uint64_t(lk->l_start),
+               uint64_t(lk->l_len), uint32_t(lk->l_pid), kClientId};
+    Rgetlock r;
+    if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
+    struct flock out = *lk;
+    out.l_type = short(r.type);
+    out.l_start = off_t(r.start);
+    out.l_len = off_t(r.length);
+    out.l_pid = pid_t(r.proc_id);
+    fuse_reply_lock(req, &out);
+}
+
+void op_setlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk, int sleep) {
+    Fs& fs = fs_of(req);
+    Tlock t{fh_fid(fi->fh), uint8_t(lk->l_type), sleep ? LOCK_FLAGS_BLOCK : 0u,
+            uint64_t(lk->l_start), uint64_t(lk->l_len), uint32_t(lk->l_pid), kClientId};
+    for (;;) {
+        Rlock r;
+        if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
+        if (r.status == LOCK_SUCCESS) return (void)fuse_reply_err(req, 0);
+        if (r.status == LOCK_ERROR) return (void)fuse_reply_err(req, ENOLCK);
+        // BLOCKED (or GRACE): a non-blocking lock fails, a blocking one waits.
+        if (!sleep) return (void)fuse_reply_err(req, EAGAIN);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (fuse_req_interrupted(req)) return (void)fuse_reply_err(req, EINTR);
+        if (fs.c.is_lost()) return (void)fuse_reply_err(req, EIO);
+    }
+}
+
+}  // namespace duct::mnt
