@@ -11,8 +11,22 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace duct::wire {
+
+Channel& Channel::operator=(Channel&& o) noexcept {
+    if (this != &o) {
+        if (child > 0) reap(2000);
+        in = std::move(o.in);
+        out = std::move(o.out);
+        tty_in = std::move(o.tty_in);
+        tty_out = std::move(o.tty_out);
+        child = std::exchange(o.child, -1);
+        name = std::move(o.name);
+    }
+    return *this;
+}
 
 Channel::~Channel() {
     if (child > 0) reap(2000);

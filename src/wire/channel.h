@@ -32,8 +32,9 @@ struct Channel {
     std::string name;     // for messages: "stdin/stdout", "exec: ssh host ..."
 
     Channel() = default;
-    Channel(Channel&&) = default;
-    Channel& operator=(Channel&&) = default;
+    // A moved-from Channel must not reap the child it handed over.
+    Channel(Channel&& o) noexcept { *this = std::move(o); }
+    Channel& operator=(Channel&& o) noexcept;
     ~Channel();           // reaps the child (waits briefly, then kills)
     // Waits up to `ms` for the child to exit; returns its exit status, or
     // -1 if there is none or it had to be killed.
