@@ -86,6 +86,10 @@ void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     t.valid = SETATTR_UID | SETATTR_GID;
     t.uid = ctx->uid;
     t.gid = ctx->gid;
+    // In a setgid directory the new name takes the directory's group (the
+    // export's file system gave it already): keep it, change only the owner.
+    Rgetattr pa;
+    if (getattr(fs, dfid, pa, req) == 0 && (pa.mode & S_ISGID)) t.valid = SETATTR_UID;
     Rsetattr r;
     fs.c.call(t, r, req);
     fs.c.clunk_async(fid);

@@ -79,6 +79,8 @@ void op_create(fuse_req_t, fuse_ino_t, const char*, mode_t, fuse_file_info*);
 void op_read(fuse_req_t, fuse_ino_t, size_t, off_t, fuse_file_info*);
 void op_write(fuse_req_t, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*);
 void op_flush(fuse_req_t, fuse_ino_t, fuse_file_info*);
+// Releases fi->lock_owner's POSIX locks on the file (ops_xattr_lock.cc).
+void drop_locks(fuse_req_t, fuse_file_info*);
 void op_release(fuse_req_t, fuse_ino_t, fuse_file_info*);
 void op_fsync(fuse_req_t, fuse_ino_t, int, fuse_file_info*);
 void op_fallocate(fuse_req_t, fuse_ino_t, int, off_t, off_t, fuse_file_info*);

@@ -102,8 +102,10 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t o
     fuse_reply_write(req, done);
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     // No write-back cache: every write was answered by the peer already.
+    // A close releases the closing process's POSIX locks on the file.
+    drop_locks(req, fi);
     fuse_reply_err(req, 0);
 }
 

@@ -3,12 +3,18 @@
 // new fid, then Tread its value; set = clone + Txattrcreate + Twrite, and the
 // Tclunk commits (its error is the result); remove = Txattrcreate of size 0
 // with XATTR_REPLACE. Locks: Tgetlock / Tlock; a blocking F_SETLKW retries
-// LOCK_BLOCKED every 50 ms until granted or the caller is interrupted.
+// LOCK_BLOCKED every 50 ms until granted or the caller is interrupted. The
+// lock owner is FUSE's lock_owner (one per process's file table), folded into
+// proc_id: the kernel's pid field is 0 in unlocks, so it cannot name the
+// owner; the export keys locks by (client_id, proc_id). POSIX drops a
+// process's locks when it closes ANY descriptor of the file: FUSE tells us
+// by flush(lock_owner), and drop_locks sends that owner's whole-file unlock.
 // Not done: flock (the kernel emulates it locally, per mount).
 // Runs on FUSE workers; each op blocks in rpc (and setlk in its retry sleep).
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -101,24 +107,44 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 
 static const char kClientId[] = "duct";
 
+// Set once any lock was taken through this process's mounts: until then a
+// close costs no extra round trip.
+static std::atomic<bool> g_locks_used{false};
+
+static uint32_t owner_id(uint64_t lock_owner) {
+    uint32_t id = uint32_t(lock_owner ^ (lock_owner >> 32));
+    return id ? id : 1;
+}
+
+void drop_locks(fuse_req_t req, fuse_file_info* fi) {
+    if (!g_locks_used.load(std::memory_order_relaxed)) return;
+    Fs& fs = fs_of(req);
+    Tlock t{fh_fid(fi->fh), LOCK_TYPE_UNLCK, 0, 0, 0, owner_id(fi->lock_owner), kClientId};
+    Rlock r;
+    fs.c.call(t, r, req);  // best effort: close(2) must not fail for it
+}
+
 void op_getlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk) {
     Fs& fs = fs_of(req);
     Tgetlock t{fh_fid(fi->fh), uint8_t(lk->l_type), uint64_t(lk->l_start),
-               uint64_t(lk->l_len), uint32_t(lk->l_pid), kClientId};
+               uint64_t(lk->l_len), owner_id(fi->lock_owner), kClientId};
     Rgetlock r;
     if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
     struct flock out = *lk;
     out.l_type = short(r.type);
     out.l_start = off_t(r.start);
     out.l_len = off_t(r.length);
-    out.l_pid = pid_t(r.proc_id);
+    // The holder's proc_id names an owner on the exporting side or our
+    // folded lock owner: no pid of this machine. 0 says "unknown" (as NFS).
+    out.l_pid = 0;
     fuse_reply_lock(req, &out);
 }
 
 void op_setlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk, int sleep) {
     Fs& fs = fs_of(req);
     Tlock t{fh_fid(fi->fh), uint8_t(lk->l_type), sleep ? LOCK_FLAGS_BLOCK : 0u,
-            uint64_t(lk->l_start), uint64_t(lk->l_len), uint32_t(lk->l_pid), kClientId};
+            uint64_t(lk->l_start), uint64_t(lk->l_len), owner_id(fi->lock_owner), kClientId};
+    if (lk->l_type != F_UNLCK) g_locks_used.store(true, std::memory_order_relaxed);
     for (;;) {
         Rlock r;
         if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
