@@ -29,6 +29,12 @@ struct Options {
     std::string aname;                    // attach name our mount sends (a diod peer needs its export path)
     std::string uname;                    // attach user name (default: our user)
     int export_threads = 8;               // export worker threads
+    // Silent-peer detection: when our mount has waited this many seconds
+    // with nothing at all arriving from the peer, the peer is declared
+    // gone: waiting calls fail with EIO, the mount is detached, run()
+    // returns kExitFailed. While idle, the mount probes the peer every
+    // timeout/3 with a cheap 9P request (Tflush). 0 = wait forever.
+    int timeout = 30;
     bool trace = false;                   // -D: every 9P message on stderr
     int verbose = 0;                      // -v: lifecycle lines and a summary on exit
 };

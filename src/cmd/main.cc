@@ -1,9 +1,10 @@
 // duct(1): argument parsing and wiring only; everything else is the uplink
 // library (include/duct/uplink.h).
 //
-// Threads: main blocks SIGINT/SIGTERM/SIGHUP before any thread starts, so
-// every thread inherits the mask; one signal thread sigwait()s and asks the
-// uplink to stop. Nothing runs in a signal handler.
+// Threads: main blocks SIGINT/SIGTERM/SIGHUP/SIGUSR1 before any thread
+// starts, so every thread inherits the mask; one signal thread sigwait()s:
+// a stop signal asks the uplink to stop, SIGUSR1 prints its summary line.
+// Nothing runs in a signal handler.
 #include <duct/uplink.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <getopt.h>
 #include <string>
 #include <thread>
+#include <unistd.h>
 
 #ifndef DUCT_VERSION
 #define DUCT_VERSION "dev"
@@ -44,6 +46,7 @@ const char kUsage[] =
     "                   otherwise it takes one peer\n"
     "  --fd R[,W]       use inherited file descriptors R (read) and W (write,\n"
     "                   default R), e.g. from inetd or systemd socket activation\n"
+    "                   or a serial line (--fd 3 3<>/dev/ttyS0)\n"
     "\nother options:\n"
     "  --mount-with B   mount backend: fuse (default), kernel (the kernel's own 9P\n"
     "                   client, v9fs over trans=fd; needs root and a kernel with 9p)\n"
@@ -54,17 +57,28 @@ const char kUsage[] =
     "  --aname NAME     attach name our mount sends (diod wants its export path)\n"
     "  --uname NAME     attach user name (default: the current user)\n"
     "  --threads N      export worker threads (default 8)\n"
+    "  --timeout S      give up on a silent peer: when our mount has had no answer\n"
+    "                   for S seconds, fail its calls with EIO, detach it and exit 1\n"
+    "                   (default 30; 0 waits forever); an idle mount probes every S/3\n"
     "  -D               trace every 9P message on stderr in Plan 9 notation\n"
     "  -v               print a line on mount, unmount and teardown, a summary on exit\n"
+    "                   (SIGUSR1 prints the summary while running)\n"
     "  -h, --help       this text\n"
     "  -V, --version    print the version\n"
     "\n"
     "examples:\n"
     "  duct ~/proj /n/host                          # channel on stdin/stdout\n"
     "  duct --exec 'ssh host duct /srv /n/laptop' ~/proj /n/host\n"
-    "  duct /srv -                                  # serve a plain 9P client\n"
+    "                    # both ways over ssh: host's /srv on /n/host here,\n"
+    "                    # our ~/proj on /n/laptop there\n"
+    "  duct --listen tcp!*!1127 ~/proj /n/peer      # one peer, both ways ...\n"
+    "  duct --dial tcp!laptop!1127 /srv /n/laptop   # ... and that peer\n"
     "  duct --listen tcp!*!1127 /srv -              # export server for many peers\n"
-    "  duct --dial tcp!server!1127 - /n/server      # mount it\n"
+    "  duct --dial server:1127 - /n/server          # mount it\n"
+    "  duct --exec 'socat - UNIX-CONNECT:/run/duct.sock' ~/proj /n/peer\n"
+    "  duct --fd 3 /srv /n/other 3<>/dev/ttyUSB0    # over a serial line (made raw)\n"
+    "  duct /srv -                                  # serve a plain 9P client\n"
+    "  duct --mount-with kernel --exec 'ssh host duct /srv -' - /n/host\n"
     "  duct --aname /srv --exec 'diod ... --rfdno 0 --wfdno 1' - /n/srv\n"
     "\n"
     "Unmount with fusermount3 -u MOUNTPOINT (or umount); Ctrl-C unmounts and exits.\n"
@@ -90,7 +104,7 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
@@ -103,6 +117,7 @@ int main(int argc, char** argv) {
         {"aname", required_argument, nullptr, kAname},
         {"uname", required_argument, nullptr, kUname},
         {"threads", required_argument, nullptr, kThreads},
+        {"timeout", required_argument, nullptr, kTimeout},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -163,6 +178,11 @@ int main(int argc, char** argv) {
                 usage_error(std::string("bad --threads '") + optarg + "': a number from 1 to 256");
             o.export_threads = int(n);
             break;
+        case kTimeout:
+            if (!parse_uint(optarg, 86400, n))
+                usage_error(std::string("bad --timeout '") + optarg + "': seconds, 0 to 86400 (0 = wait forever)");
+            o.timeout = int(n);
+            break;
         case '?':
         default:
             if (optopt > 0 && optopt < 256 && std::strchr("DvhV", optopt))
@@ -186,6 +206,7 @@ int main(int argc, char** argv) {
     sigaddset(&stopset, SIGINT);
     sigaddset(&stopset, SIGTERM);
     sigaddset(&stopset, SIGHUP);
+    sigaddset(&stopset, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stopset, nullptr);
 
     if (!o.listen.empty() || !o.dial.empty()) {
@@ -197,7 +218,14 @@ int main(int argc, char** argv) {
     std::thread([&up, stopset] {
         for (;;) {
             int sig = 0;
-            if (sigwait(&stopset, &sig) == 0) up.stop();
+            if (sigwait(&stopset, &sig) != 0) continue;
+            if (sig == SIGUSR1) {
+                // One write(2), so it never interleaves with log lines.
+                std::string line = "duct: summary: " + up.summary() + "\n";
+                (void)!::write(2, line.data(), line.size());
+                continue;
+            }
+            up.stop();
         }
     }).detach();
     int rc = up.run();

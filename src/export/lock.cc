@@ -1,13 +1,19 @@
 // POSIX byte-range locks (9P2000.L Tlock/Tgetlock) as open-file-description
-// locks (F_OFD_SETLK) on the fid's open fd: each open fid is its own lock
-// owner, as each open of the file is on the client, and closing the fid (the
-// clunk) drops its locks.
+// locks (F_OFD_SETLK). The owner of a lock is the peer's process, named by
+// (client_id, proc_id), not the fid: each owner gets one open file
+// description of the file of its own (Session::locks, see session.h), so two
+// fids of one remote process never conflict with each other, as two
+// descriptors of one local process do not. An owner's description is closed
+// when it unlocks the whole file (what a client sends on close) or when the
+// last fid that locked through it is clunked.
 //
 // Tlock never blocks a worker: F_OFD_SETLK (not SETLKW) even when the client
 // asks for LOCK_FLAGS_BLOCK; contention answers LOCK_BLOCKED and the kernel
 // client waits and retries, as with diod. Otherwise a peer could pin every
 // worker on locks it holds itself.
-// Threads: workers; the fd is copied out under Fid::mu.
+// Threads: workers; the fd is copied out under Fid::mu, owners under
+// LockOwners::mu (held across the owner's open and fcntl: both are quick,
+// local and never wait on another lock holder).
 #include <fcntl.h>
 
 #include "export/session.h"
@@ -39,16 +45,48 @@ bool range(uint64_t start, uint64_t length, struct flock& fl) {
 Reply h_Tlock(Ctx& c, const p9::Tlock& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
-    auto fd = f->open_fd();
-    if (!fd) return fail(EBADF);
+    int oflags;
+    {
+        std::lock_guard<std::mutex> g(f->mu);
+        if (!f->ofd) return fail(EBADF);
+        oflags = f->oflags;
+    }
     struct flock fl = {};
     fl.l_type = short(ltype(m.type));
     if (fl.l_type < 0 || !range(m.start, m.length, fl)) return fail(EINVAL);
-    if (fcntl(fd->get(), F_OFD_SETLK, &fl) != 0) {
+    // fcntl(2): a read lock needs a descriptor open for reading, a write
+    // lock one open for writing — the fid's, whatever the owner's is.
+    int acc = oflags & O_ACCMODE;
+    if ((fl.l_type == F_RDLCK && acc == O_WRONLY) || (fl.l_type == F_WRLCK && acc == O_RDONLY)) return fail(EBADF);
+    LockOwners& lo = c.s.locks;
+    LockOwners::Key key{f->dev, f->ino, m.client_id, m.proc_id};
+    std::lock_guard<std::mutex> g(lo.mu);
+    auto it = lo.map.find(key);
+    if (it == lo.map.end()) {
+        if (fl.l_type == F_UNLCK) return p9::Rlock{p9::LOCK_SUCCESS};  // holds nothing
+        if (lo.map.size() >= kMaxLockOwners) return fail(ENOLCK);
+        int err = 0;
+        Fd ofd = reopen_fid(*f, O_RDWR, err);  // read and write locks alike
+        if (!ofd.valid()) ofd = reopen_fid(*f, acc, err);
+        if (!ofd.valid()) return fail(err);
+        it = lo.map.emplace(key, LockOwners::Owner{std::make_shared<Fd>(std::move(ofd)), {}}).first;
+    }
+    if (fcntl(it->second.fd->get(), F_OFD_SETLK, &fl) != 0) {
         if (errno == EAGAIN || errno == EACCES) return p9::Rlock{p9::LOCK_BLOCKED};
         return fail_errno();
     }
+    if (fl.l_type == F_UNLCK && fl.l_start == 0 && fl.l_len == 0) lo.map.erase(it);  // holds nothing now
+    else it->second.fids.insert(f.get());
     return p9::Rlock{p9::LOCK_SUCCESS};
+}
+
+void release_locks(Session& s, const Fid& f) {
+    std::lock_guard<std::mutex> g(s.locks.mu);
+    for (auto it = s.locks.map.begin(); it != s.locks.map.end();) {
+        it->second.fids.erase(&f);
+        if (it->second.fids.empty()) it = s.locks.map.erase(it);
+        else ++it;
+    }
 }
 
 Reply h_Tgetlock(Ctx& c, const p9::Tgetlock& m) {
@@ -59,6 +97,14 @@ Reply h_Tgetlock(Ctx& c, const p9::Tgetlock& m) {
     struct flock fl = {};
     fl.l_type = short(ltype(m.type));
     if (fl.l_type < 0 || fl.l_type == F_UNLCK || !range(m.start, m.length, fl)) return fail(EINVAL);
+    {
+        // Asked through the owner's own description, its own locks do not
+        // count as conflicts (F_GETLK semantics); the fid's description
+        // never holds locks, so it sees every owner's.
+        std::lock_guard<std::mutex> g(c.s.locks.mu);
+        auto it = c.s.locks.map.find(LockOwners::Key{f->dev, f->ino, m.client_id, m.proc_id});
+        if (it != c.s.locks.map.end()) fd = it->second.fd;
+    }
     if (fcntl(fd->get(), F_OFD_GETLK, &fl) != 0) return fail_errno();
     p9::Rgetlock r;
     r.client_id = m.client_id;

@@ -19,6 +19,10 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
 #include <memory>
 #include <string>
 
@@ -44,6 +48,33 @@ inline Reply fail(int err, std::string ename) { return Reply(err, std::move(enam
 inline Reply fail_errno() { return fail(errno); }
 
 constexpr size_t kMaxFids = 65536;
+
+// POSIX record locks belong to a process, not to an open file: a process that
+// opens a file twice may take the same range through both descriptors, and
+// SQLite relies on that. 9P names the owner in Tlock/Tgetlock as
+// (client_id, proc_id) (v9fs: node name + tgid; our mount: "duct" + an id of
+// FUSE's lock owner), so each (file, client_id, proc_id) gets ONE open file
+// description of its own here, and every lock of that owner is an OFD lock on
+// it. It is closed (dropping its locks) when the owner unlocks the whole
+// file, or when the last fid that locked through it is clunked.
+struct LockOwners {
+    struct Key {
+        dev_t dev;
+        ino_t ino;
+        std::string client;
+        uint32_t proc;
+        bool operator<(const Key& o) const {
+            return std::tie(dev, ino, proc, client) < std::tie(o.dev, o.ino, o.proc, o.client);
+        }
+    };
+    struct Owner {
+        std::shared_ptr<Fd> fd;
+        std::set<const void*> fids;  // the Fids that locked through it
+    };
+    std::mutex mu;  // guards map; taken after Fid::mu, never the other way
+    std::map<Key, Owner> map;
+};
+constexpr size_t kMaxLockOwners = 4096;  // the peer chooses the keys: bounded
 constexpr size_t kNameMax = 255;
 
 struct Session {
@@ -52,6 +83,7 @@ struct Session {
     dev_t root_dev = 0;
     ino_t root_ino = 0;
     FidTable fids{kMaxFids};
+    LockOwners locks;
     std::atomic<p9::Dialect> dialect{p9::Dialect::L};
     std::atomic<uint32_t> msize{0};
     std::atomic<uint64_t> n_requests{0}, n_errors{0}, n_read{0}, n_written{0};
@@ -101,6 +133,9 @@ int oflags_from_l(uint32_t lflags);
 // If this worker could not get a private umask, re-apply the mode the
 // client asked for after a create (the process umask may have masked it).
 void fix_mode(int fd_or_dir, const char* name, mode_t mode);
+// Drops f from the lock owners it locked through (lock.cc); an owner no fid
+// uses any more is closed, which releases its locks.
+void release_locks(Session& s, const Fid& f);
 // Runs the side effects of a clunk (commit a Txattrcreate, ORCLOSE).
 int finish_fid(Session& s, Fid& f, const std::string& path);
 // Removes the file at `path` below the root (dir or not); for Tremove/ORCLOSE.

@@ -145,6 +145,7 @@ int finish_fid(Session& s, Fid& f, const std::string& path) {
     // Teardown finishes fids on whatever thread calls it: act as their user.
     act_as(f.user);
     int err = 0;
+    release_locks(s, f);
     if (f.xattr == Fid::Xattr::Write) err = commit_xattr(s, f, path);
     f.xattr = Fid::Xattr::None;
     if (f.rclose) {

@@ -152,6 +152,7 @@ Reply h_Tremove(Ctx& c, const p9::Tremove& m) {
     if (!f) return fail(EBADF);
     std::string path = c.s.fids.path(m.fid);
     if (!c.s.fids.remove(m.fid)) return fail(EBADF);
+    release_locks(c.s, *f);
     if (int e = remove_path(c.s, path, f->is_dir())) return fail(e);
     return p9::Rremove{};
 }

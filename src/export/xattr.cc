@@ -137,7 +137,13 @@ int commit_xattr(Session& s, Fid& f, const std::string& rel) {
     const char* p = t.path.c_str();
     const char* n = f.xname.c_str();
     int r;
-    if (f.xsize == 0) {  // as QEMU's 9p server: removexattr arrives as size 0
+    // removexattr arrives as size 0 with XATTR_REPLACE (the Linux VFS calls the
+    // handler's set with value NULL, flags XATTR_REPLACE; v9fs and our mount
+    // pass that on). Size 0 with other flags is setxattr of an empty value,
+    // which is legal and common (e.g. markers); QEMU removes in both cases,
+    // which loses empty values. The only ambiguous case, an empty value set
+    // with XATTR_REPLACE, is taken as a removal as QEMU does.
+    if (f.xsize == 0 && (f.xflags & XATTR_REPLACE)) {
         r = t.follow ? removexattr(p, n) : lremovexattr(p, n);
     } else {
         if (f.xbuf.size() != f.xsize) return EINVAL;  // the peer wrote less than it announced

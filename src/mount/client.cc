@@ -210,6 +210,19 @@ int Client::clunk(uint32_t fid) {
     return e;
 }
 
+// flush(5): a Tflush whose oldtag names no request in flight is answered
+// with Rflush at once. NOTAG names none once mounted (only Tversion uses
+// it), so this costs the peer nothing and works with any 9P server.
+bool Client::probe() {
+    auto* p = new Pending;  // nobody waits: finish() frees it on the reply or on loss
+    uint16_t tag;
+    if (!start(p, Tflush{NOTAG}, false, tag)) {
+        delete p;
+        return false;
+    }
+    return true;
+}
+
 void Client::clunk_async(uint32_t fid) {
     auto* p = new Pending;
     p->free_fid = fid;

@@ -49,6 +49,8 @@ public:
     void free_fid(uint32_t fid);  // for a fid the peer never took (failed walk)
     int clunk(uint32_t fid);      // waits for Rclunk
     void clunk_async(uint32_t fid);  // fire and forget; fid freed on reply
+    // Tflush(oldtag NOTAG) under a fresh tag, fire and forget (Mount::probe).
+    bool probe();
 
     void deliver(std::string frame);
     void lost();

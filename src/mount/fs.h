@@ -44,6 +44,7 @@ struct Fs {
 
 Fs& fs_of(fuse_req_t req);
 const fuse_lowlevel_ops& fuse_ops();  // ops_table.cc
+const fuse_lowlevel_ops& fuse_ops_plain();  // the same for a 9P2000 peer (p2000.h)
 
 // fi->fh holds the open fid and its iounit (0: none given).
 inline uint64_t make_fh(uint32_t fid, uint32_t iounit) { return uint64_t(iounit) << 32 | fid; }

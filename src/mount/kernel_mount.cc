@@ -11,6 +11,13 @@
 // kernel reads promptly, so this blocks only briefly). When the kernel
 // unmounts, it clunks its fids and closes its end: the relay sees EOF and
 // wait() returns, so uplink sends the close frame as with FUSE.
+//
+// Probes (uplink's silent-peer watchdog): the kernel owns the tags of this
+// direction, but it allocates them lowest-free-first (idr_alloc), so it
+// never reaches kProbeTag while fewer than 65534 requests are in flight; a
+// probe is Tflush(tag kProbeTag, oldtag kProbeOld), answered by any 9P
+// server with Rflush at once, and its reply is swallowed here, never shown
+// to the kernel.
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,6 +40,8 @@ namespace duct::mnt {
 
 namespace {
 
+constexpr uint16_t kProbeTag = 0xFFFE, kProbeOld = 0xFFFD;
+
 class KernelMount final : public Mount {
 public:
     KernelMount(const MountOptions& o, Send send) : opts_(o), send_(std::move(send)) {}
@@ -45,6 +54,10 @@ public:
 
     void deliver(std::string frame) override {
         if (opts_.trace) trace("<-", frame);
+        if (frame.size() >= 7 && p9::frame_tag(frame) == kProbeTag) {
+            probing_ = false;  // the answer to our probe, not the kernel's
+            return;
+        }
         std::lock_guard<std::mutex> g(write_mu_);
         const char* p = frame.data();
         size_t n = frame.size();
@@ -108,6 +121,17 @@ public:
         }
     }
 
+    bool probe() override {
+        if (!mounted_ || probing_.exchange(true)) return false;
+        // Tflush: size[4] type[1]=108 tag[2] oldtag[2], the same in every dialect.
+        std::string f(9, '\0');
+        const uint8_t b[9] = {9, 0, 0, 0, 108, kProbeTag & 0xFF, kProbeTag >> 8, kProbeOld & 0xFF, kProbeOld >> 8};
+        f.assign(reinterpret_cast<const char*>(b), sizeof b);
+        if (opts_.trace) trace("->", f);
+        send_(std::move(f));
+        return true;
+    }
+
     MountStats stats() const override {
         MountStats s;
         s.requests = requests_;
@@ -160,6 +184,7 @@ private:
     std::condition_variable cv_;
     bool relay_done_ = false;
     std::atomic<bool> mounted_{false};
+    std::atomic<bool> probing_{false};  // a probe is on its way (one at a time)
     std::atomic<uint64_t> requests_{0}, replies_{0};
 };
 

@@ -93,6 +93,13 @@ public:
     void wait() override;
     void channel_lost() override;
     void unmount() override;
+    bool probe() override {
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            if (!mounted_ || ending_) return false;
+        }
+        return client_.probe();  // outside mu_: sending may wait for room on the channel
+    }
     MountStats stats() const override { return client_.stats(); }
 
 private:
@@ -120,12 +127,14 @@ bool FuseMount::handshake(std::string& err) {
         err = "Tversion: " + errtext(e);
         return false;
     }
-    if (rv.version == "9P2000" && opts_.dialect != "9P2000") {
-        err = "peer speaks only plain 9P2000; mounting a 9P2000 server is not implemented yet";
-        return false;
-    }
-    if (rv.version != "9P2000.L") {
-        err = "peer answered Tversion with \"" + rv.version + "\"; need 9P2000.L";
+    // version(5): the answer is the offered version or an older one. A peer
+    // offered 9P2000.L may fall back to plain 9P2000 (Plan 9, Inferno, the
+    // original duct); one offered 9P2000 must not answer 9P2000.L.
+    bool ok = rv.version == "9P2000" ||
+              (rv.version == "9P2000.L" && opts_.dialect == "9P2000.L");
+    if (!ok) {
+        err = "peer answered Tversion " + opts_.dialect + " with \"" + rv.version +
+              "\"; need 9P2000.L or 9P2000";
         return false;
     }
     if (rv.msize < MINMSIZE || rv.msize > opts_.msize) {
@@ -174,7 +183,9 @@ bool FuseMount::start(std::string& err) {
                     ",max_read=" + std::to_string(std::min<uint32_t>(client_.iosize(), 1u << 20));
     const char* argv[] = {"duct", "-o", o.c_str()};
     fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
-    fuse_session* se = fuse_session_new(&args, &fuse_ops(), sizeof(fuse_lowlevel_ops), &fs_);
+    // Client::deliver set the dialect from Rversion; each has its own table.
+    const fuse_lowlevel_ops& ops = client_.dialect() == Dialect::P2000 ? fuse_ops_plain() : fuse_ops();
+    fuse_session* se = fuse_session_new(&args, &ops, sizeof(fuse_lowlevel_ops), &fs_);
     if (!se) {
         err = "cannot create the FUSE session";
         release_fids();
@@ -200,7 +211,9 @@ bool FuseMount::start(std::string& err) {
         if (verbose()) log_info("mount: FUSE loop ended (%d)", r);
     });
     if (client_.is_lost()) channel_lost();  // lost while we were mounting
-    if (verbose()) log_info("mount: %s mounted (msize %u)", mp_.c_str(), client_.msize());
+    if (verbose())
+        log_info("mount: %s mounted (%s, msize %u)", mp_.c_str(), dialect_name(client_.dialect()),
+                 client_.msize());
     return true;
 }
 

@@ -57,6 +57,11 @@ public:
     // Orderly unmount (SIGINT/SIGTERM): what was written is already with the
     // peer (no write-back caching); unmount and make wait() return.
     virtual void unmount() = 0;
+    // Sends one cheap request the peer must answer at once (a Tflush that
+    // names no request), for uplink's silent-peer watchdog: its reply shows
+    // the peer is alive. Fire and forget; false if nothing was sent (not
+    // mounted, channel lost, or the backend cannot probe).
+    virtual bool probe() { return false; }
     virtual MountStats stats() const = 0;
 };
 

@@ -6,7 +6,23 @@
 // (kernel-local emulation), readdirplus, copy_file_range, ioctl, poll, bmap,
 // lseek, retrieve_reply, write_buf (write is used), tmpfile.
 // fallocate answers EOPNOTSUPP; rename with flags answers EINVAL.
+//
+// The plain-9P2000 table (fuse_ops_plain, ops in p2000.cc) is this one with
+// the ops that differ replaced. What 9P2000 cannot express there:
+//  - symlink, link: EPERM (no such messages); readlink reads the contents
+//    of a DMSYMLINK file, else EINVAL; mknod: regular files only, else EPERM;
+//  - rename across directories: EXDEV (mv copies); a rename over an
+//    existing name is remove + rename, not atomic; RENAME_EXCHANGE: EINVAL;
+//  - xattrs: left out, so the kernel answers EOPNOTSUPP itself after one
+//    ENOSYS (no round trip per write for security.capability);
+//  - POSIX locks (getlk/setlk): EOPNOTSUPP; flock stays kernel-local;
+//  - statfs: fixed plausible numbers (no Tstatfs); times are whole seconds;
+//    O_APPEND writes at the size Tstat reports (best effort); chown sends
+//    names, which many servers refuse; files made for another local user
+//    keep the attach user as owner (no set_owner: 9P2000 cannot chown
+//    portably); an open directory's listing is held whole in memory.
 #include "mount/fs.h"
+#include "mount/p2000.h"
 
 namespace duct::mnt {
 
@@ -68,6 +84,43 @@ static fuse_lowlevel_ops make_ops() {
 
 const fuse_lowlevel_ops& fuse_ops() {
     static const fuse_lowlevel_ops ops = make_ops();
+    return ops;
+}
+
+static fuse_lowlevel_ops make_plain_ops() {
+    fuse_lowlevel_ops o = make_ops();
+    o.lookup = p2000::op_lookup;
+    o.getattr = p2000::op_getattr;
+    o.setattr = p2000::op_setattr;
+    o.statfs = p2000::op_statfs;
+    o.readlink = p2000::op_readlink;
+    o.mknod = p2000::op_mknod;
+    o.mkdir = p2000::op_mkdir;
+    o.unlink = p2000::op_unlink;
+    o.rmdir = p2000::op_rmdir;
+    o.symlink = p2000::op_symlink;
+    o.rename = p2000::op_rename;
+    o.link = p2000::op_link;
+    o.open = p2000::op_open;
+    o.create = p2000::op_create;
+    o.write = p2000::op_write;  // read, release, forget: shared
+    o.flush = p2000::op_flush;
+    o.fsync = p2000::op_fsync;
+    o.opendir = p2000::op_opendir;
+    o.readdir = p2000::op_readdir;
+    o.releasedir = p2000::op_releasedir;
+    o.fsyncdir = p2000::op_fsyncdir;
+    o.setxattr = nullptr;
+    o.getxattr = nullptr;
+    o.listxattr = nullptr;
+    o.removexattr = nullptr;
+    o.getlk = p2000::op_getlk;
+    o.setlk = p2000::op_setlk;
+    return o;
+}
+
+const fuse_lowlevel_ops& fuse_ops_plain() {
+    static const fuse_lowlevel_ops ops = make_plain_ops();
     return ops;
 }
 

@@ -3,7 +3,9 @@
 // protocol error that ends the channel: framing can no longer be trusted.
 #include "mux/mux.h"
 
+#include <chrono>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -26,7 +28,22 @@ Mux::~Mux() {
     stop();
 }
 
-void Mux::start() { thread_ = std::thread([this] { read_loop(); }); }
+static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void Mux::start() {
+    last_in_ = now_ns();
+    thread_ = std::thread([this] { read_loop(); });
+}
+
+void Mux::abort() {
+    writer_.abort();
+    // in_ and the writer's fd are the same socket when the channel is one
+    // (shutdown of a pipe or tty fails harmlessly with ENOTSOCK).
+    ::shutdown(in_.get(), SHUT_RDWR);
+}
 
 bool Mux::send(std::string frame) { return writer_.send(std::move(frame)); }
 
@@ -71,6 +88,7 @@ void Mux::read_loop() {
             return;
         }
         frames_in_++;
+        last_in_.store(now_ns(), std::memory_order_relaxed);
         uint8_t type = uint8_t(frame[4]);
         if (frame.size() == 5) {
             if (type == 0) {

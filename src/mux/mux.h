@@ -8,6 +8,8 @@
 // must not block on the disk or on FUSE. send() is callable from any thread.
 // on_end runs once on the reader thread when the channel ends (EOF or a
 // framing error); the writer failing also ends the channel.
+// last_in() is when the last whole frame arrived (any type): uplink's
+// watchdog compares it with when our mount last asked for something.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -48,6 +50,13 @@ public:
     void close_write();
     // Stop reading: wakes the reader (shutdown of the read side) and joins it.
     void stop();
+    // The channel is declared dead (silent peer): drop what is queued and
+    // stop writing; on a socket also shut it down, which unblocks a writer
+    // stuck in write(2) on a peer that reads nothing.
+    void abort();
+    // steady_clock time, in ns since its epoch, of the last inbound frame
+    // (or of start() while none has arrived).
+    int64_t last_in() const { return last_in_.load(std::memory_order_relaxed); }
     MuxStats stats() const;
 
 private:
@@ -62,6 +71,7 @@ private:
     std::thread thread_;
     std::atomic<bool> ended_{false};
     std::atomic<uint64_t> frames_in_{0}, requests_in_{0}, replies_in_{0};
+    std::atomic<int64_t> last_in_{0};
 };
 
 }  // namespace duct::mux

@@ -7,16 +7,28 @@
 //   - the channel ends first  -> detach our mount, fail its waiting calls with
 //                                EIO, exit 1 if a direction was in use, else 0
 //   - stop() (SIGINT/SIGTERM) -> unmount our mount (orderly), then end
+//   - the peer falls silent   -> (watchdog, issue 5 "No hangs") our mount sent
+//                                a request after the last inbound frame and
+//                                nothing came for opts.timeout: abort the
+//                                channel, detach the mount (calls get EIO),
+//                                exit 1 saying so
 //
-// Threads: the caller of run() is the monitor; it sleeps on `cv` and acts on
-// events posted by the mux reader thread (close frame, channel end), by the
-// mount thread (mount gone) and by stop(). Only the monitor starts or ends
-// parts, so no part is torn down from its own thread.
+// Threads: the caller of run() is the monitor; it sleeps on `cv` (waking at
+// least every timeout/6 for the watchdog) and acts on events posted by the
+// mux reader thread (close frame, channel end), by the mount thread (which
+// runs Mount::start(), the handshake that itself waits on the peer, then
+// Mount::wait()) and by stop(). The prober thread sends the idle probes the
+// watchdog asks for, because a send may block on a stuck channel and the
+// monitor must not. Only the monitor ends parts, so no part is torn down
+// from its own thread. `mu` guards the event flags in Impl; the monitor releases
+// it around every call into a part that may block.
 #include <duct/uplink.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <mutex>
 #include <sys/eventfd.h>
 #include <thread>
@@ -36,9 +48,14 @@ namespace duct {
 
 namespace {
 bool none(const std::string& s) { return s.empty() || s == "-"; }
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 }  // namespace
 
 struct Uplink::Impl {
+    Fd in_dup, out_dup;  // our duplicates of the caller's channel fds
     int infd, outfd;
     Options opts;
 
@@ -51,6 +68,12 @@ struct Uplink::Impl {
     std::string channel_why;
     bool stop_requested = false;
     bool finished = false;         // run() has returned
+    bool mount_up = false;         // Mount::start() succeeded
+    std::string mount_error;       // Mount::start() failed: why
+    std::atomic<int64_t> last_request{0};  // steady ns: our mount last sent a request
+    std::atomic<uint64_t> probes{0};
+    bool probe_wanted = false, probe_quit = false;  // monitor -> prober thread (under mu)
+    std::atomic<bool> parts_ready{false};  // server/mount/mx exist (summary() may look)
 
     std::unique_ptr<exp::Server> server;
     std::unique_ptr<mnt::Mount> mount;
@@ -66,8 +89,12 @@ struct Uplink::Impl {
 };
 
 Uplink::Uplink(int infd, int outfd, Options opts) : impl_(std::make_unique<Impl>()) {
-    impl_->infd = infd;
-    impl_->outfd = outfd;
+    // uplink.h promises the caller keeps its own fds: take duplicates now,
+    // so the caller may close them before run().
+    impl_->in_dup = Fd(fcntl(infd, F_DUPFD_CLOEXEC, 3));
+    impl_->out_dup = outfd == infd ? Fd() : Fd(fcntl(outfd, F_DUPFD_CLOEXEC, 3));
+    impl_->infd = impl_->in_dup ? impl_->in_dup.get() : infd;
+    impl_->outfd = outfd == infd ? impl_->infd : (impl_->out_dup ? impl_->out_dup.get() : outfd);
     impl_->opts = std::move(opts);
 }
 
@@ -87,7 +114,11 @@ void Uplink::stop() {
 
 std::string Uplink::summary() const { return impl_->summary(); }
 
+// Also called from other threads (SIGUSR1) while run() is going: it reads
+// only atomics through parts that exist once parts_ready is set and live
+// until the Uplink is destroyed.
 std::string Uplink::Impl::summary() const {
+    if (!parts_ready.load()) return "not connected yet";
     std::string s;
     if (mx) {
         auto m = mx->stats();
@@ -103,7 +134,9 @@ std::string Uplink::Impl::summary() const {
         auto m = mount->stats();
         s += "; mount " + std::to_string(m.requests) + " requests, " + std::to_string(m.errors) +
              " errors, read " + std::to_string(m.bytes_read) + " written " + std::to_string(m.bytes_written);
+        if (probes) s += ", " + std::to_string(probes.load()) + " idle probes";
     }
+    if (dropped_replies) s += "; " + std::to_string(dropped_replies.load()) + " replies dropped (no mount)";
     return s;
 }
 
@@ -164,7 +197,12 @@ int Uplink::Impl::run() {
     }
     std::string err;
     wire::Channel ch;
-    if (!make_channel(ch, err)) {
+    bool made = make_channel(ch, err);
+    // The Channel holds its own duplicates: drop ours, or a pipe's write
+    // end would stay open here and the peer never see our EOF.
+    in_dup.reset();
+    out_dup.reset();
+    if (!made) {
         log_error("%s", err.c_str());
         return kExitFailed;
     }
@@ -198,7 +236,13 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         mo.kernel_options = opts.kernel_options;
         bool kernel = opts.mount_with == "kernel" ||
                       (opts.mount_with == "auto" && geteuid() == 0 && mnt::Mount::kernel_available());
-        mount = kernel ? mnt::Mount::create_kernel(mo, send) : mnt::Mount::create(mo, send);
+        // Every request our mount sends (and every probe) stamps
+        // last_request, which the watchdog compares with the mux's last_in.
+        auto msend = [this](std::string frame) {
+            last_request.store(now_ns(), std::memory_order_relaxed);
+            mx->send(std::move(frame));
+        };
+        mount = kernel ? mnt::Mount::create_kernel(mo, msend) : mnt::Mount::create(mo, msend);
         log_info("mount backend: %s", kernel ? "kernel v9fs (trans=fd)" : "FUSE");
     }
 
@@ -226,28 +270,56 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
     // The largest frame either direction may carry: msize bounds both.
     mx = std::make_unique<mux::Mux>(std::move(ch.in), std::move(ch.out), opts.msize, sinks, opts.trace);
     mx->start();
+    parts_ready = true;
+    if (server) log_info("exporting %s", opts.export_path.c_str());
 
+    // The mount thread: handshake and mount(2) (both wait on the peer, so
+    // the monitor must stay free to notice a channel end or a silent peer
+    // meanwhile), then Mount::wait() until the mount is gone.
     std::thread mount_thread;
     if (mount) {
-        if (!mount->start(err)) {
-            log_error("mount %s: %s", opts.mountpoint.c_str(), err.c_str());
-            mx->close_write();
-            mx->stop();
-            if (server) server->stop();
-            return kExitFailed;
-        }
-        log_info("mounted the peer's export on %s", opts.mountpoint.c_str());
         mount_thread = std::thread([this] {
-            mount->wait();
+            std::string merr;
+            bool ok = mount->start(merr);
+            {
+                std::lock_guard<std::mutex> g(mu);
+                if (ok) mount_up = true;
+                else mount_error = merr;
+                cv.notify_all();
+            }
+            if (ok) {
+                log_info("mounted the peer's export on %s", opts.mountpoint.c_str());
+                mount->wait();
+            }
             std::lock_guard<std::mutex> g(mu);
             mount_gone = true;
             cv.notify_all();
         });
     }
-    if (server) log_info("exporting %s", opts.export_path.c_str());
 
+    // The prober: sends one probe per request from the watchdog below.
+    // Ends when the monitor is done (probe_quit); mx->abort() unblocks a
+    // probe stuck on a full channel first.
+    std::thread prober;
+    if (mount && opts.timeout > 0) {
+        prober = std::thread([this] {
+            std::unique_lock<std::mutex> pg(mu);
+            for (;;) {
+                cv.wait(pg, [&] { return probe_wanted || probe_quit; });
+                if (probe_quit) return;
+                probe_wanted = false;
+                pg.unlock();
+                if (mount->probe()) probes++;
+                pg.lock();
+            }
+        });
+    }
+
+    const int64_t timeout_ns = int64_t(opts.timeout) * 1000000000;
+    int64_t last_probe = 0;
     int rc = kExitOk;
-    bool export_done = !server, mount_done = !mount, close_sent = false, unmounting = false;
+    bool export_done = !server, mount_done = !mount, close_sent = false, unmounting = false, silent = false,
+         stop_grace_over = false;
     std::unique_lock<std::mutex> g(mu);
     for (;;) {
         if (peer_closed && !export_done) {
@@ -260,7 +332,18 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         }
         if (mount_gone && !mount_done) {
             mount_done = true;
-            if (!channel_ended && !close_sent) {
+            if (!mount_error.empty()) {
+                // start() failed: the mount never existed, so no close frame.
+                if (!silent && !channel_ended) log_error("mount %s: %s", opts.mountpoint.c_str(), mount_error.c_str());
+                rc = kExitFailed;
+                if (!channel_ended) {
+                    g.unlock();
+                    mx->close_write();
+                    g.lock();
+                }
+                break;
+            }
+            if (!channel_ended && !silent && !close_sent) {
                 close_sent = true;
                 g.unlock();
                 mx->send_close_frame();
@@ -269,9 +352,11 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
             }
             continue;
         }
-        if (channel_ended) {
+        if (channel_ended || silent) {
             bool in_use = !mount_done || (!export_done && server->in_use());
-            if (in_use) {
+            if (silent) {
+                rc = kExitFailed;
+            } else if (in_use) {
                 rc = kExitFailed;
                 log_error("channel %s while %s was in use%s%s", channel_clean ? "closed by the peer" : "broke",
                           !mount_done ? "our mount" : "our export", channel_why.empty() ? "" : ": ",
@@ -282,6 +367,7 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
             if (!mount_done) {
                 g.unlock();
                 mount->channel_lost();
+                if (!mount_up && verbose()) log_info("mount of %s abandoned", opts.mountpoint.c_str());
                 g.lock();
                 cv.wait(g, [&] { return mount_gone; });
                 mount_done = true;
@@ -299,25 +385,68 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
                 unmounting = true;
                 g.unlock();
                 log_info("stopping: unmounting %s", opts.mountpoint.c_str());
-                mount->unmount();
+                // Still in the handshake: nothing is mounted yet, so give up
+                // on it as if the channel had gone.
+                if (mount_up) mount->unmount();
+                else mount->channel_lost();
                 g.lock();
                 continue;
             }
             if (mount_done) {
+                // The peer may be stopping too (SIGTERM to both ends): give
+                // its close frame a moment to arrive, so neither end sees
+                // the channel vanish under a mount it is still unmounting.
+                if (!export_done && !stop_grace_over) {
+                    stop_grace_over = true;
+                    cv.wait_for(g, std::chrono::seconds(2), [&] { return peer_closed || channel_ended; });
+                    continue;
+                }
                 g.unlock();
                 mx->close_write();
                 g.lock();
                 break;
             }
         }
-        cv.wait(g);
+        // The watchdog (issue 5 "No hangs"): our mount is waiting for the
+        // peer (a request or probe went out after the last frame came in)
+        // and nothing has arrived for `timeout` seconds.
+        if (timeout_ns > 0 && !mount_done) {
+            int64_t now = now_ns(), in = mx->last_in(), out = last_request.load();
+            if (out > in && now - in > timeout_ns) {
+                silent = true;
+                log_error("the peer sent nothing for %.0f s while our mount of %s waited for a reply "
+                          "(--timeout %d): the peer is stopped or the channel carries no bytes; "
+                          "failing its calls with EIO and detaching it",
+                          double(now - in) / 1e9, opts.mountpoint.c_str(), opts.timeout);
+                g.unlock();
+                mx->abort();
+                g.lock();
+                continue;
+            }
+            // Idle for a third of the timeout: ask the peer for a cheap
+            // answer, so a silent peer is noticed before anyone waits on it.
+            // The prober thread sends it: sending may wait for room on a
+            // stuck channel, and the monitor must stay free to time out.
+            if (mount_up && now - in >= timeout_ns / 3 && now - last_probe >= timeout_ns / 3) {
+                last_probe = now;
+                probe_wanted = true;
+                cv.notify_all();
+            }
+        }
+        if (timeout_ns > 0 && !mount_done)
+            cv.wait_for(g, std::chrono::nanoseconds(std::min<int64_t>(timeout_ns / 6, 1000000000)));
+        else
+            cv.wait(g);
     }
+    probe_quit = true;
+    cv.notify_all();
     g.unlock();
+    if (prober.joinable()) prober.join();
     if (mount_thread.joinable()) mount_thread.join();
     mx->stop();
     if (server) server->stop();
     if (verbose()) log_info("summary: %s", summary().c_str());
-    int child = ch.reap(5000);
+    int child = ch.reap(silent ? 500 : 5000);
     if (child > 0) log_info("--exec command exited with status %d", child);
     std::lock_guard<std::mutex> f(mu);
     finished = true;

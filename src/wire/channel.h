@@ -1,7 +1,7 @@
 // Channel: the two fds of the byte channel (read side, write side; a dup of
 // one socket or tty when both are the same) and the child process behind
 // it, if duct started one (--exec). Transports that make channels live in
-// channel.cc; listen/dial come later (issue 5).
+// channel.cc; sockets for --listen/--dial in net.cc.
 // Not thread-safe; owned by uplink.
 #pragma once
 #include <memory>

@@ -109,6 +109,11 @@ name=\$1; shift
 exec 3<&0
 "$DUCT" "\$@" <&3 3<&- 2>>"$T/\$name.log" &
 echo \$! > "$T/\$name.pid.tmp"; mv "$T/\$name.pid.tmp" "$T/\$name.pid"
+# socat (and duct --exec's reaper) SIGTERM this wrapper when the channel
+# ends, possibly before duct has exited: outlive that to record its status
+# (duct itself was started with the default disposition; tests signal it
+# through NAME.pid).
+trap '' TERM HUP
 rc=0; wait \$! || rc=\$?
 echo \$rc > "$T/\$name.rc"
 EOS

@@ -614,7 +614,12 @@ TEST_F(ExportTest, XattrSetGetListRemove) {
     ASSERT_EQ(p.clunk(2), 0);
     // Missing attribute.
     EXPECT_EQ(Peer::lerr(p.rpc(Txattrwalk{1, 2, "user.none"})), ENODATA);
-    // Size 0 removes.
+    // Size 0 without XATTR_REPLACE sets an empty value (setxattr(..., "", 0, 0)).
+    ASSERT_EQ(p.walk(0, 3, {"a", "hello.txt"}), 0);
+    ASSERT_EQ(Peer::lerr(p.rpc(Txattrcreate{3, "user.empty", 0, 0})), 0);
+    ASSERT_EQ(p.clunk(3), 0);
+    EXPECT_EQ(getxattr((root / "a" / "hello.txt").c_str(), "user.empty", v, sizeof v), 0);
+    // Size 0 with XATTR_REPLACE removes (how removexattr reaches a 9P server).
     ASSERT_EQ(p.walk(0, 3, {"a", "hello.txt"}), 0);
     ASSERT_EQ(Peer::lerr(p.rpc(Txattrcreate{3, "user.color", 0, XATTR_REPLACE})), 0);
     ASSERT_EQ(p.clunk(3), 0);
@@ -626,37 +631,57 @@ TEST_F(ExportTest, XattrSetGetListRemove) {
 
 // ---------------------------------------------------------------- locks
 
-TEST_F(ExportTest, LocksArePerOpenFidAndNeverBlock) {
+// POSIX locks belong to the remote process (client_id, proc_id), not to the
+// fid: two fids of one process never conflict (SQLite relies on it), two
+// processes do; a whole-file unlock or the clunk of the last fid that locked
+// releases; contention never blocks a worker.
+TEST_F(ExportTest, LocksBelongToTheRemoteProcessAndNeverBlock) {
     Peer p(root);
     p.version_attach();
-    ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
-    ASSERT_EQ(p.walk(0, 2, {"a", "hello.txt"}), 0);
-    ASSERT_EQ(p.lopen(1, O_RDWR), 0);
-    ASSERT_EQ(p.lopen(2, O_RDWR), 0);
-    auto lock = [&](uint32_t fid, uint8_t type, uint32_t flags) {
-        auto r = p.rpc(Tlock{fid, type, flags, 0, 10, 99, "host"});
+    for (uint32_t fid : {1u, 2u, 3u}) {
+        ASSERT_EQ(p.walk(0, fid, {"a", "hello.txt"}), 0);
+        ASSERT_EQ(p.lopen(fid, O_RDWR), 0);
+    }
+    auto lock = [&](uint32_t fid, uint8_t type, uint32_t flags, uint32_t proc) {
+        auto r = p.rpc(Tlock{fid, type, flags, 0, 10, proc, "host"});
         EXPECT_TRUE(holds<Rlock>(r)) << Peer::lerr(r);
         return holds<Rlock>(r) ? int(std::get<Rlock>(r.msg).status) : -1;
     };
-    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK, 0), LOCK_SUCCESS);
+    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK, 0, 99), LOCK_SUCCESS);
+    EXPECT_EQ(lock(2, LOCK_TYPE_WRLCK, 0, 99), LOCK_SUCCESS);  // same process, other fid
     auto t0 = std::chrono::steady_clock::now();
-    EXPECT_EQ(lock(2, LOCK_TYPE_WRLCK, LOCK_FLAGS_BLOCK), LOCK_BLOCKED);
+    EXPECT_EQ(lock(3, LOCK_TYPE_WRLCK, LOCK_FLAGS_BLOCK, 100), LOCK_BLOCKED);  // other process
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
-    auto r = p.rpc(Tgetlock{2, LOCK_TYPE_WRLCK, 0, 0, 7, "host"});
+    // the same name on another client is another process
+    auto r = p.rpc(Tlock{3, LOCK_TYPE_WRLCK, 0, 0, 10, 99, "otherhost"});
+    ASSERT_TRUE(holds<Rlock>(r));
+    EXPECT_EQ(std::get<Rlock>(r.msg).status, LOCK_BLOCKED);
+    r = p.rpc(Tgetlock{3, LOCK_TYPE_WRLCK, 0, 0, 7, "host"});
     ASSERT_TRUE(holds<Rgetlock>(r));
     EXPECT_EQ(std::get<Rgetlock>(r.msg).type, LOCK_TYPE_WRLCK);
     EXPECT_EQ(std::get<Rgetlock>(r.msg).length, 10u);
-    // Non-overlapping range: free.
-    r = p.rpc(Tgetlock{2, LOCK_TYPE_WRLCK, 10, 5, 7, "host"});
+    // the owner itself sees no conflict with its own lock
+    r = p.rpc(Tgetlock{2, LOCK_TYPE_WRLCK, 0, 0, 99, "host"});
     EXPECT_EQ(std::get<Rgetlock>(r.msg).type, LOCK_TYPE_UNLCK);
-    EXPECT_EQ(lock(1, LOCK_TYPE_UNLCK, 0), LOCK_SUCCESS);
-    EXPECT_EQ(lock(2, LOCK_TYPE_WRLCK, 0), LOCK_SUCCESS);
-    // Clunking the holder releases its locks.
-    ASSERT_EQ(p.clunk(2), 0);
-    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK, 0), LOCK_SUCCESS);
-    // Unopened fid: EBADF.
-    ASSERT_EQ(p.walk(0, 3, {"a", "hello.txt"}), 0);
-    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{3, LOCK_TYPE_WRLCK, 0, 0, 0, 1, ""})), EBADF);
+    // Non-overlapping range: free.
+    r = p.rpc(Tgetlock{3, LOCK_TYPE_WRLCK, 10, 5, 7, "host"});
+    EXPECT_EQ(std::get<Rgetlock>(r.msg).type, LOCK_TYPE_UNLCK);
+    // Clunking one of the owner's fids keeps the lock (the other still locked
+    // through it); a whole-file unlock (what a client sends on close) frees.
+    ASSERT_EQ(p.clunk(1), 0);
+    EXPECT_EQ(lock(3, LOCK_TYPE_WRLCK, 0, 100), LOCK_BLOCKED);
+    r = p.rpc(Tlock{2, LOCK_TYPE_UNLCK, 0, 0, 0, 99, "host"});
+    EXPECT_EQ(std::get<Rlock>(r.msg).status, LOCK_SUCCESS);
+    EXPECT_EQ(lock(3, LOCK_TYPE_WRLCK, 0, 100), LOCK_SUCCESS);
+    // Clunking the holder's last fid releases its locks.
+    ASSERT_EQ(p.clunk(3), 0);
+    EXPECT_EQ(lock(2, LOCK_TYPE_WRLCK, 0, 99), LOCK_SUCCESS);
+    // A write lock needs a fid open for writing; an unopened fid is EBADF.
+    ASSERT_EQ(p.walk(0, 4, {"a", "hello.txt"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4, LOCK_TYPE_WRLCK, 0, 0, 0, 1, ""})), EBADF);
+    ASSERT_EQ(p.lopen(4, O_RDONLY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4, LOCK_TYPE_WRLCK, 0, 0, 0, 1, ""})), EBADF);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4, LOCK_TYPE_RDLCK, 0, 0, 0, 1, ""})), 0);
 }
 
 // ---------------------------------------------------------------- flush
