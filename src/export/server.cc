@@ -140,12 +140,12 @@ private:
 bool ServerImpl::init(std::string& err) {
     s_.root.reset(open(s_.opts.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!s_.root) {
-        err = "export " + s_.opts.root + ": " + strerror(errno);
+        err = strerror(errno);
         return false;
     }
     struct stat st;
     if (int e = stat_fd(s_.root.get(), st)) {
-        err = "export " + s_.opts.root + ": " + strerror(e);
+        err = strerror(e);
         return false;
     }
     s_.root_dev = st.st_dev;

@@ -52,30 +52,37 @@ bool numeric(const std::string& s) {
     return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-uid_t uid_of(const std::string& name) {
+// Name -> id through the cache; `lookup` asks the system (false: unknown),
+// a numeric name is taken as the number, anything else maps to `fallback`.
+template <class Id, class Lookup>
+Id cached_id(std::unordered_map<std::string, Id>& cache, const std::string& name, Id fallback, Lookup lookup) {
     std::lock_guard<std::mutex> g(g_ids_mu);
-    auto it = g_uids.find(name);
-    if (it != g_uids.end()) return it->second;
-    struct passwd pw, *res = nullptr;
-    char buf[4096];
-    uid_t id = getuid();
-    if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) == 0 && res) id = pw.pw_uid;
-    else if (numeric(name)) id = uid_t(std::stoul(name));
-    if (g_uids.size() > 4096) g_uids.clear();
-    return g_uids[name] = id;
+    auto it = cache.find(name);
+    if (it != cache.end()) return it->second;
+    Id id = fallback;
+    if (!lookup(id) && numeric(name)) id = Id(std::stoul(name));
+    if (cache.size() > 4096) cache.clear();
+    return cache[name] = id;
+}
+
+uid_t uid_of(const std::string& name) {
+    return cached_id<uid_t>(g_uids, name, getuid(), [&](uid_t& id) {
+        struct passwd pw, *res = nullptr;
+        char buf[4096];
+        if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res) return false;
+        id = pw.pw_uid;
+        return true;
+    });
 }
 
 gid_t gid_of(const std::string& name) {
-    std::lock_guard<std::mutex> g(g_ids_mu);
-    auto it = g_gids.find(name);
-    if (it != g_gids.end()) return it->second;
-    struct group gr, *res = nullptr;
-    char buf[4096];
-    gid_t id = getgid();
-    if (getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &res) == 0 && res) id = gr.gr_gid;
-    else if (numeric(name)) id = gid_t(std::stoul(name));
-    if (g_gids.size() > 4096) g_gids.clear();
-    return g_gids[name] = id;
+    return cached_id<gid_t>(g_gids, name, getgid(), [&](gid_t& id) {
+        struct group gr, *res = nullptr;
+        char buf[4096];
+        if (getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &res) != 0 || !res) return false;
+        id = gr.gr_gid;
+        return true;
+    });
 }
 
 std::string user_name(uid_t uid) {
