@@ -13,7 +13,7 @@ PKGS=(
     diod qemu-system-x86 busybox-static socat attr sqlite3 git make gcc rsync tar
     xz-utils zstd kmod procps psmisc coreutils util-linux
     # benchmark peers
-    sshfs bindfs openssh-client openssh-server
+    sshfs bindfs openssh-client openssh-server openssh-sftp-server
 )
 
 SUDO=
