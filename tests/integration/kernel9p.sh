@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.bash"
 VERSION=${DUCT_V9FS_VERSION:-9p2000.L}
 it_init "kernel9p-$VERSION"
-RUNGUEST=${DUCT_RUN_GUEST:-$(cd "$DUCT_SRC/.." && pwd)/shared/interop/run-guest.sh}
+RUNGUEST=$(find_run_guest)
 [ -x "$RUNGUEST" ] || skip "no $RUNGUEST (the interop harness lives in ../shared beside the repo)"
 need_cmd qemu-system-x86_64 "apt-get install qemu-system-x86"
 need_cmd busybox "apt-get install busybox-static"

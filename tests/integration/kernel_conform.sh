@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.bash"
 it_init kernel_conform
 [ -n "${DUCT_KERNEL_CONFORM:-}" ] || skip "opt-in (about 4 min in an emulated VM): set DUCT_KERNEL_CONFORM=1"
-RUNGUEST=${DUCT_RUN_GUEST:-$(cd "$DUCT_SRC/.." && pwd)/shared/interop/run-guest.sh}
+RUNGUEST=$(find_run_guest)
 [ -x "$RUNGUEST" ] || skip "no $RUNGUEST (the interop harness lives in ../shared beside the repo)"
 need_cmd qemu-system-x86_64 "apt-get install qemu-system-x86"
 need_cmd busybox "apt-get install busybox-static"

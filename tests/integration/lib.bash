@@ -164,3 +164,20 @@ it_finish() {
     echo "RESULT: $IT_NAME: all $PASSES passed"
     exit 0
 }
+
+# The interop harness (run-guest.sh) lives in ../shared beside the repository.
+# A clone made elsewhere (CI's clean clone, `git clone . /tmp/x`) finds it
+# beside the repository it was cloned from. DUCT_RUN_GUEST overrides.
+find_run_guest() {
+    if [ -n "${DUCT_RUN_GUEST:-}" ]; then echo "$DUCT_RUN_GUEST"; return; fi
+    local c origin
+    c=$(cd "$DUCT_SRC/.." && pwd)/shared/interop/run-guest.sh
+    if [ ! -x "$c" ]; then
+        origin=$(git -C "$DUCT_SRC" config --get remote.origin.url 2>/dev/null || true)
+        origin=${origin#file://}
+        if [ -n "$origin" ] && [ -d "$origin" ]; then
+            c=$(cd "$origin/.." && pwd)/shared/interop/run-guest.sh
+        fi
+    fi
+    echo "$c"
+}
