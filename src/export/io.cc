@@ -20,6 +20,23 @@
 
 namespace duct::exp {
 
+std::shared_ptr<Fid> fid_of_created(Fd fd, int oflags, const User& u, struct stat& st, int& err) {
+    if ((err = stat_fd(fd.get(), st))) return nullptr;
+    auto nf = std::make_shared<Fid>();
+    nf->pfd.reset(open(proc_path(fd.get()).c_str(), O_PATH | O_CLOEXEC));
+    if (!nf->pfd) {
+        err = errno;
+        return nullptr;
+    }
+    nf->type = st.st_mode & S_IFMT;
+    nf->dev = st.st_dev;
+    nf->ino = st.st_ino;
+    nf->user = u;
+    nf->ofd = std::make_shared<Fd>(std::move(fd));
+    nf->oflags = oflags;
+    return nf;
+}
+
 Fd reopen_fid(const Fid& f, int flags, int& err) {
     if (f.is_symlink()) {
         err = ELOOP;
@@ -72,18 +89,9 @@ Reply h_Tlcreate(Ctx& c, const p9::Tlcreate& m) {
     if (!fd) return fail_errno();
     fix_mode(f->pfd.get(), m.name.c_str(), mode);
     struct stat st;
-    if (int e = stat_fd(fd.get(), st)) return fail(e);
-    auto nf = std::make_shared<Fid>();
-    // The O_PATH handle comes from the open fd itself, not from the name,
-    // which another client could have replaced by now.
-    nf->pfd.reset(open(proc_path(fd.get()).c_str(), O_PATH | O_CLOEXEC));
-    if (!nf->pfd) return fail_errno();
-    nf->type = st.st_mode & S_IFMT;
-    nf->dev = st.st_dev;
-    nf->ino = st.st_ino;
-    nf->user = f->user;
-    nf->ofd = std::make_shared<Fd>(std::move(fd));
-    nf->oflags = flags;
+    int err = 0;
+    auto nf = fid_of_created(std::move(fd), flags, f->user, st, err);
+    if (!nf) return fail(err);
     if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name)))
         return fail(EBADF);
     return p9::Rlcreate{qid_of(st), c.s.iounit()};

@@ -163,16 +163,8 @@ Reply h_Tcreate(Ctx& c, const p9::Tcreate& m) {
     if (!fd) return fail_errno();
     fix_mode(dir, m.name.c_str(), mode);
     struct stat st;
-    if (int e = stat_fd(fd.get(), st)) return fail(e);
-    auto nf = std::make_shared<Fid>();
-    nf->pfd.reset(open(proc_path(fd.get()).c_str(), O_PATH | O_CLOEXEC));
-    if (!nf->pfd) return fail_errno();
-    nf->type = st.st_mode & S_IFMT;
-    nf->dev = st.st_dev;
-    nf->ino = st.st_ino;
-    nf->user = f->user;
-    nf->ofd = std::make_shared<Fd>(std::move(fd));
-    nf->oflags = mkdir_ ? O_RDONLY : flags;
+    auto nf = fid_of_created(std::move(fd), mkdir_ ? O_RDONLY : flags, f->user, st, err);
+    if (!nf) return fail(err);
     nf->rclose = m.mode & p9::ORCLOSE;
     if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name)))
         return fail(EBADF);

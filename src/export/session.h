@@ -125,6 +125,10 @@ Fd open_dir_below(const Session& s, const std::string& rel, int& err);
 // Makes a Fid for `name` in directory fd `dir` (O_PATH|O_NOFOLLOW, never follows).
 std::shared_ptr<Fid> fid_at(int dir, const std::string& name, const User& u, struct stat& st,
                             int& err);
+// The fid for a file just created and opened as `fd` (io.cc): its O_PATH
+// handle comes from the open fd itself, not from the name, which another
+// client could have replaced by now. Fills st; nullptr + err on failure.
+std::shared_ptr<Fid> fid_of_created(Fd fd, int oflags, const User& u, struct stat& st, int& err);
 // Opens the file a fid names (io.cc): via /proc/self/fd/N; ELOOP for a
 // symlink, EPERM for device nodes, FIFOs and sockets non-blocking.
 Fd reopen_fid(const Fid& f, int flags, int& err);
