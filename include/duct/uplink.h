@@ -28,6 +28,10 @@ struct Options {
     std::string kernel_options;           // extra -o options for the kernel backend
     std::string aname;                    // attach name our mount sends (a diod peer needs its export path)
     std::string uname;                    // attach user name (default: our user)
+    // How our mount shows the peer's user and group ids: "none" (as they
+    // are), "user" (the peer's exporting user is shown as ours, like
+    // sshfs's idmap=user) or "file:PATH" (pairs `uid|gid LOCAL REMOTE`).
+    std::string idmap = "none";
     int export_threads = 8;               // export worker threads
     // Silent-peer detection: when our mount has waited this many seconds
     // with nothing at all arriving from the peer, the peer is declared
@@ -69,6 +73,9 @@ private:
 
 // True if `addr` is a channel address --dial/--listen accept; else why not.
 bool valid_address(const std::string& addr, std::string& why);
+
+// True if `spec` is a usable --idmap value (the file is read); else why not.
+bool valid_idmap(const std::string& spec, std::string& why);
 
 // The original's interface: run a duct on (infd, outfd) with defaults.
 int uplink(int infd, int outfd, const std::string& export_path, const std::string& mountpoint);

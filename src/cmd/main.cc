@@ -56,6 +56,10 @@ const char kUsage[] =
     "  --msize N        largest 9P message, bytes (default 1052672 = 1 MiB + 4 KiB)\n"
     "  --aname NAME     attach name our mount sends (diod wants its export path)\n"
     "  --uname NAME     attach user name (default: the current user)\n"
+    "  --idmap M        how the mount shows the peer's uids/gids: none (default:\n"
+    "                   as they are, for machines sharing users), user (the peer's\n"
+    "                   exporting user is shown as you, as sshfs idmap=user) or\n"
+    "                   file:PATH (lines `uid LOCAL REMOTE`, `gid LOCAL REMOTE`)\n"
     "  --threads N      export worker threads (default 8)\n"
     "  --timeout S      give up on a silent peer: when our mount has had no answer\n"
     "                   for S seconds, fail its calls with EIO, detach it and exit 1\n"
@@ -104,7 +108,7 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
         {"msize", required_argument, nullptr, kMsize},
         {"aname", required_argument, nullptr, kAname},
         {"uname", required_argument, nullptr, kUname},
+        {"idmap", required_argument, nullptr, kIdmap},
         {"threads", required_argument, nullptr, kThreads},
         {"timeout", required_argument, nullptr, kTimeout},
         {"help", no_argument, nullptr, 'h'},
@@ -173,6 +178,7 @@ int main(int argc, char** argv) {
         case kKernelOpts: o.kernel_options = optarg; break;
         case kAname: o.aname = optarg; break;
         case kUname: o.uname = optarg; break;
+        case kIdmap: o.idmap = optarg; break;
         case kThreads:
             if (!parse_uint(optarg, 256, n) || n < 1)
                 usage_error(std::string("bad --threads '") + optarg + "': a number from 1 to 256");
@@ -209,6 +215,12 @@ int main(int argc, char** argv) {
     sigaddset(&stopset, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stopset, nullptr);
 
+    if (o.idmap != "none") {
+        std::string why;
+        if (o.mountpoint == "-") usage_error("--idmap applies to the mount, and MOUNTPOINT is -");
+        if (o.mount_with == "kernel") usage_error("--idmap needs --mount-with fuse: the kernel's v9fs maps no ids");
+        if (!duct::valid_idmap(o.idmap, why)) usage_error(why);
+    }
     if (!o.listen.empty() || !o.dial.empty()) {
         // Validate the address now, so a typo is a usage error (status 2).
         std::string why;

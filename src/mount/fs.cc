@@ -53,7 +53,18 @@ int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t r
 }
 
 int getattr(Fs& fs, uint32_t fid, Rgetattr& a, fuse_req_t req) {
-    return fs.c.call(Tgetattr{fid, GETATTR_BASIC}, a, req);
+    int e = fs.c.call(Tgetattr{fid, GETATTR_BASIC}, a, req);
+    if (!e) {
+        a.uid = fs.ids.uid_in(a.uid);
+        a.gid = fs.ids.gid_in(a.gid);
+    }
+    return e;
+}
+
+uint32_t create_gid(Fs& fs, fuse_req_t req) {
+    uint32_t g;
+    // A group with no remote id: the attach user's.
+    return fs.ids.gid_out(fuse_req_ctx(req)->gid, g) ? g : fs.attach_gid;
 }
 
 int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
@@ -78,14 +89,17 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
 
 void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
-    if (ctx->uid == fs.attach_uid) return;
+    uint32_t uid, gid;
+    // The attach user made it already; an unmappable caller keeps that owner.
+    if (!fs.ids.uid_out(ctx->uid, uid) || uid == fs.attach_uid) return;
+    if (!fs.ids.gid_out(ctx->gid, gid)) gid = NONUNAME;
     uint32_t dfid, fid;
     if (node_fid(fs, parent, dfid) || walk(fs, dfid, name, fid, req)) return;
     Tsetattr t{};
     t.fid = fid;
-    t.valid = SETATTR_UID | SETATTR_GID;
-    t.uid = ctx->uid;
-    t.gid = ctx->gid;
+    t.valid = gid == NONUNAME ? SETATTR_UID : SETATTR_UID | SETATTR_GID;
+    t.uid = uid;
+    t.gid = gid;
     // In a setgid directory the new name takes the directory's group (the
     // export's file system gave it already): keep it, change only the owner.
     Rgetattr pa;

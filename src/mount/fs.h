@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mount/client.h"
+#include "mount/idmap.h"
 #include "mount/fuse_inc.h"
 #include "mount/inodes.h"
 
@@ -23,7 +24,9 @@ struct Fs {
     Client& c;
     InodeTable nodes;
     double timeout = 1.0;   // entry and attribute timeouts, seconds
-    uint32_t attach_uid = 0;  // n_uname of our one attach
+    uint32_t attach_uid = 0;  // n_uname of our one attach (a remote id)
+    uint32_t attach_gid = 0;  // its group on the peer, as far as we know
+    IdMap ids;                // --idmap; getattr() maps what it returns
     // The peer answered EOPNOTSUPP to Trenameat / Tunlinkat (diod does):
     // use Trename / Tremove from then on.
     std::atomic<bool> no_renameat{false}, no_unlinkat{false};
@@ -58,7 +61,10 @@ void stat_from(const p9::Rgetattr& a, struct stat& st);
 int node_fid(Fs& fs, fuse_ino_t ino, uint32_t& fid);  // ESTALE for an unknown node
 // Walks one name from dfid to a new fid (name == nullptr: clone dfid).
 int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req);
+// Tgetattr; uid and gid come back as local ids (fs.ids).
 int getattr(Fs& fs, uint32_t fid, p9::Rgetattr& a, fuse_req_t req);
+// The remote gid to send as the creator's group (Tlcreate, Tmkdir, ...).
+uint32_t create_gid(Fs& fs, fuse_req_t req);
 // parent/name -> FUSE entry (walk + getattr + inode table).
 int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
                  fuse_entry_param& e);

@@ -72,6 +72,10 @@ public:
     }
 
     bool start(std::string& err) override {
+        if (!opts_.idmap.empty() && opts_.idmap != "none") {
+            err = "--idmap needs the FUSE backend: the kernel's v9fs maps no ids";
+            return false;
+        }
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
             err = std::string("socketpair: ") + strerror(errno);

@@ -10,10 +10,11 @@
 // detached mount is still held open, the connection is aborted through
 // fusectl (/sys/fs/fuse/connections/N/abort) so the loop ends anyway.
 //
-// Ownership: we attach once, as our own uid (n_uname = getuid()); the kernel
-// checks permissions (default_permissions), and files created for another
-// caller are chowned to the caller's uid/gid right after creation (fs.cc
-// set_owner). Per-uid attaches (v9fs access=user) are not done.
+// Ownership: we attach once, as our own uid (n_uname = getuid(), or its
+// remote id under --idmap, idmap.h); the kernel checks permissions
+// (default_permissions), and files created for another caller are chowned
+// to the caller's uid/gid right after creation (fs.cc set_owner).
+// Per-uid attaches (v9fs access=user) are not done.
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -77,6 +78,16 @@ void abort_conn(const std::string& conn) {
     if (fd && write(fd.get(), "1", 1) < 0) log_error("mount: abort %s: %s", path.c_str(), errtext(errno).c_str());
 }
 
+bool fuse_conf_allows_other() {
+    std::ifstream in("/etc/fuse.conf");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.find_first_not_of(" \t") != std::string::npos &&
+            line.substr(line.find_first_not_of(" \t"), 16) == "user_allow_other")
+            return true;
+    return false;
+}
+
 class FuseMount final : public Mount {
 public:
     FuseMount(const MountOptions& o, Send send)
@@ -104,6 +115,7 @@ public:
 
 private:
     bool handshake(std::string& err);
+    bool attach(std::string& err);
     void release_fids();
     void end_loop(bool lazy);
 
@@ -141,21 +153,70 @@ bool FuseMount::handshake(std::string& err) {
         err = "peer's msize " + std::to_string(rv.msize) + " is unusable";
         return false;
     }
-    uint32_t fid = client_.alloc_fid();
+    return attach(err);
+}
+
+// Tattach (and, for --idmap user, the peer's exporting user read from the
+// export root): fills the root node, attach_uid/gid and the id map.
+bool FuseMount::attach(std::string& err) {
     std::string uname = opts_.uname;
     if (uname.empty()) {
         const char* u = getenv("USER");
         uname = u && *u ? u : (getuid() == 0 ? "root" : "nobody");
     }
-    Rattach ra;
-    Tattach ta{fid, NOFID, uname, opts_.aname, NUname{uint32_t(getuid())}};
-    if (int e = client_.call(ta, ra)) {
-        client_.free_fid(fid);
-        err = "Tattach " + (opts_.aname.empty() ? std::string("\"\"") : opts_.aname) + ": " + errtext(e);
+    uint32_t me, my_gid;
+    if (!fs_.ids.uid_out(getuid(), me) || !fs_.ids.gid_out(getgid(), my_gid)) {
+        err = "--idmap " + opts_.idmap + ": our own uid " + std::to_string(getuid()) + " or gid " +
+              std::to_string(getgid()) + " has no id on the peer";
         return false;
     }
-    fs_.nodes.set_root(fid, ra.qid);
-    fs_.attach_uid = getuid();
+    auto one = [&](uint32_t n_uname, uint32_t& fid, Qid& qid) {
+        fid = client_.alloc_fid();
+        Rattach ra;
+        if (int e = client_.call(Tattach{fid, NOFID, uname, opts_.aname, NUname{n_uname}}, ra)) {
+            client_.free_fid(fid);
+            err = "Tattach " + (opts_.aname.empty() ? std::string("\"\"") : opts_.aname) + ": " +
+                  errtext(e);
+            return false;
+        }
+        qid = ra.qid;
+        return true;
+    };
+    uint32_t fid;
+    Qid qid;
+    if (!one(me, fid, qid)) return false;
+    if (client_.dialect() == Dialect::P2000) {
+        // 9P2000 names users; p2000.cc looks the names up locally.
+        if (!fs_.ids.is_none()) log_info("mount: --idmap does not apply to a 9P2000 peer (it sends user names)");
+        fs_.ids = IdMap{};
+    } else if (fs_.ids.wants_peer_owner()) {
+        // As sshfs does: the export's root belongs to the exporting user.
+        Rgetattr a;
+        if (int e = client_.call(Tgetattr{fid, GETATTR_BASIC}, a)) {
+            client_.clunk_async(fid);
+            err = "--idmap user: Tgetattr of the export root: " + errtext(e);
+            return false;
+        }
+        fs_.ids.set_user(a.uid, a.gid, getuid(), getgid());
+        my_gid = a.gid;
+        if (a.uid != me) {
+            // Act as that user on the peer (only a root export can tell).
+            uint32_t fid2;
+            Qid qid2;
+            if (!one(a.uid, fid2, qid2)) {
+                client_.clunk_async(fid);
+                return false;
+            }
+            client_.clunk_async(fid);
+            fid = fid2;
+            qid = qid2;
+            me = a.uid;
+        }
+        log_info("mount: idmap %s", fs_.ids.describe().c_str());
+    }
+    fs_.nodes.set_root(fid, qid);
+    fs_.attach_uid = me;
+    fs_.attach_gid = my_gid;
     return true;
 }
 
@@ -171,15 +232,28 @@ bool FuseMount::start(std::string& err) {
         return false;
     }
     mp_ = real;
+    // Root mounts itself; anyone else through the setuid fusermount3, which
+    // libfuse runs only after opening /dev/fuse itself.
     if (access("/dev/fuse", R_OK | W_OK) != 0) {
-        err = "/dev/fuse: " + errtext(errno);
+        err = "/dev/fuse: " + errtext(errno) +
+              (getuid() ? " (a non-root mount needs it read-write; Debian's udev makes it 0666)" : "");
         return false;
     }
+    if (getuid() != 0 && access("/usr/bin/fusermount3", X_OK) != 0 && access("/bin/fusermount3", X_OK) != 0) {
+        err = "a non-root mount needs fusermount3 (apt-get install fuse3)";
+        return false;
+    }
+    if (!IdMap::parse(opts_.idmap, fs_.ids, err)) return false;
     if (!handshake(err)) return false;
 
     std::string fsname;
     for (char c : opts_.fsname) fsname += (c == ',' || c == '\\') ? '_' : c;
-    std::string o = "default_permissions,allow_other,subtype=duct,fsname=" + fsname +
+    // allow_other lets every local user in (the kernel still checks their
+    // permissions); fusermount3 grants it to a non-root duct only if
+    // /etc/fuse.conf says user_allow_other, else the mount is ours alone.
+    std::string o = std::string("default_permissions,") +
+                    (getuid() == 0 || fuse_conf_allows_other() ? "allow_other," : "") +
+                    "subtype=duct,fsname=" + fsname +
                     ",max_read=" + std::to_string(std::min<uint32_t>(client_.iosize(), 1u << 20));
     const char* argv[] = {"duct", "-o", o.c_str()};
     fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));

@@ -23,6 +23,7 @@ struct MountOptions {
     bool trace = false;                    // -D
     std::string fsname = "duct";           // shown in /proc/mounts
     std::string kernel_options;            // extra -o options for the kernel backend (e.g. cache=loose)
+    std::string idmap = "none";            // none, user or file:PATH (idmap.h); FUSE backend only
 };
 
 struct MountStats {

@@ -60,8 +60,16 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fus
     Tsetattr t{};
     t.fid = fid;
     if (to_set & FUSE_SET_ATTR_MODE) { t.valid |= SETATTR_MODE; t.mode = st->st_mode; }
-    if (to_set & FUSE_SET_ATTR_UID) { t.valid |= SETATTR_UID; t.uid = st->st_uid; }
-    if (to_set & FUSE_SET_ATTR_GID) { t.valid |= SETATTR_GID; t.gid = st->st_gid; }
+    // An id with no remote id under --idmap: EOVERFLOW, as an idmapped
+    // Linux mount answers.
+    if (to_set & FUSE_SET_ATTR_UID) {
+        t.valid |= SETATTR_UID;
+        if (!fs.ids.uid_out(st->st_uid, t.uid)) return (void)fuse_reply_err(req, EOVERFLOW);
+    }
+    if (to_set & FUSE_SET_ATTR_GID) {
+        t.valid |= SETATTR_GID;
+        if (!fs.ids.gid_out(st->st_gid, t.gid)) return (void)fuse_reply_err(req, EOVERFLOW);
+    }
     if (to_set & FUSE_SET_ATTR_SIZE) { t.valid |= SETATTR_SIZE; t.size = uint64_t(st->st_size); }
     // Linux 9p: ATIME alone means "now"; with ATIME_SET the given time.
     if (to_set & FUSE_SET_ATTR_ATIME_NOW) {

@@ -32,7 +32,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk(fs, dfid, nullptr, fid, req)) return (void)fuse_reply_err(req, e);
     Tlcreate t{fid, name, uint32_t(fi->flags) & ~uint32_t(O_NOCTTY), uint32_t(mode),
-               fuse_req_ctx(req)->gid};
+               create_gid(fs, req)};
     Rlcreate r;
     if (int e = fs.c.call(t, r, req)) {
         fs.c.clunk_async(fid);

@@ -32,7 +32,7 @@ void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const cha
     uint32_t dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rsymlink r;
-    if (int e = fs.c.call(Tsymlink{dfid, name, target, fuse_req_ctx(req)->gid}, r, req))
+    if (int e = fs.c.call(Tsymlink{dfid, name, target, create_gid(fs, req)}, r, req))
         return (void)fuse_reply_err(req, e);
     set_owner(fs, req, parent, name);
     reply_new_entry(req, parent, name);
@@ -53,7 +53,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
     uint32_t dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rmknod r;
-    Tmknod t{dfid, name, uint32_t(mode), major(rdev), minor(rdev), fuse_req_ctx(req)->gid};
+    Tmknod t{dfid, name, uint32_t(mode), major(rdev), minor(rdev), create_gid(fs, req)};
     if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
     set_owner(fs, req, parent, name);
     reply_new_entry(req, parent, name);

@@ -54,6 +54,8 @@ void Mux::send_close_frame() {
 
 void Mux::close_write() { writer_.close_write(); }
 
+bool Mux::close_write_within(std::chrono::milliseconds limit) { return writer_.close_write_within(limit); }
+
 void Mux::stop() {
     uint64_t one = 1;
     if (wake_) (void)!::write(wake_.get(), &one, sizeof one);

@@ -11,6 +11,7 @@
 // last_in() is when the last whole frame arrived (any type): uplink's
 // watchdog compares it with when our mount last asked for something.
 #pragma once
+#include <chrono>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,9 @@ public:
     void send_close_frame();
     // Flush and end our write direction (peer sees EOF). Blocks.
     void close_write();
+    // The same, bounded: used when the peer has closed its side, so replies
+    // to what it sent last still reach it if it is still reading.
+    bool close_write_within(std::chrono::milliseconds limit);
     // Stop reading: wakes the reader (shutdown of the read side) and joins it.
     void stop();
     // The channel is declared dead (silent peer): drop what is queued and

@@ -36,6 +36,7 @@
 
 #include "base/log.h"
 #include "export/server.h"
+#include "mount/idmap.h"
 #include "mount/mount.h"
 #include "mux/mux.h"
 #include "proto/codec.h"
@@ -234,8 +235,11 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         mo.aname = opts.aname;
         mo.trace = opts.trace;
         mo.kernel_options = opts.kernel_options;
+        mo.idmap = opts.idmap;
+        // auto: the kernel's v9fs when it can do everything asked (it maps no ids).
         bool kernel = opts.mount_with == "kernel" ||
-                      (opts.mount_with == "auto" && geteuid() == 0 && mnt::Mount::kernel_available());
+                      (opts.mount_with == "auto" && geteuid() == 0 && (opts.idmap.empty() || opts.idmap == "none") &&
+                       mnt::Mount::kernel_available());
         // Every request our mount sends (and every probe) stamps
         // last_request, which the watchdog compares with the mux's last_in.
         auto msend = [this](std::string frame) {
@@ -445,6 +449,10 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
     if (mount_thread.joinable()) mount_thread.join();
     mx->stop();
     if (server) server->stop();
+    // The peer ended its side (EOF) but may still read ours: the export's
+    // answers to its last requests (a plain client that sends Tversion and
+    // closes, a half-closed socket) are written before we go.
+    if (channel_ended && channel_clean && !silent) mx->close_write_within(std::chrono::seconds(2));
     if (verbose()) log_info("summary: %s", summary().c_str());
     int child = ch.reap(silent ? 500 : 5000);
     if (child > 0) log_info("--exec command exited with status %d", child);
@@ -456,6 +464,11 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
 bool valid_address(const std::string& addr, std::string& why) {
     wire::Address a;
     return wire::parse_address(addr, a, why);
+}
+
+bool valid_idmap(const std::string& spec, std::string& why) {
+    mnt::IdMap m;
+    return mnt::IdMap::parse(spec, m, why);
 }
 
 int uplink(int infd, int outfd, const std::string& export_path, const std::string& mountpoint) {

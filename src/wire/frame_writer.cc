@@ -43,6 +43,24 @@ void FrameWriter::close_write() {
     if (thread_.joinable()) thread_.join();
 }
 
+bool FrameWriter::close_write_within(std::chrono::milliseconds limit) {
+    bool drained;
+    {
+        std::unique_lock<std::mutex> g(mu_);
+        closing_ = true;
+        cv_.notify_all();
+        space_.notify_all();
+        drained = done_cv_.wait_for(g, limit, [&] { return done_ || broken_; }) && done_;
+    }
+    if (!drained) {
+        abort();
+        // A writer blocked in writev on a socket nobody reads wakes up here.
+        ::shutdown(fd_.get(), SHUT_WR);
+    }
+    if (thread_.joinable()) thread_.join();
+    return drained;
+}
+
 void FrameWriter::abort() {
     {
         std::lock_guard<std::mutex> g(mu_);
@@ -109,8 +127,11 @@ void FrameWriter::run() {
     struct stat st;
     if (fstat(fd_.get(), &st) == 0 && S_ISSOCK(st.st_mode)) ::shutdown(fd_.get(), SHUT_WR);
     fd_.reset();
-    std::lock_guard<std::mutex> g(mu_);
-    done_ = true;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        done_ = true;
+    }
+    done_cv_.notify_all();
 }
 
 }  // namespace duct::wire

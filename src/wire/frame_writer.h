@@ -6,6 +6,7 @@
 // Threads: send() from any thread; one writer thread inside.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,6 +36,9 @@ public:
     // Writes what is queued, then ends our direction of the channel:
     // shutdown(SHUT_WR) on a socket, close() otherwise. Blocks until done.
     void close_write();
+    // close_write, but gives up after `limit` (a peer that no longer reads):
+    // then what is left is dropped. True if everything was written.
+    bool close_write_within(std::chrono::milliseconds limit);
     // Stops at once, dropping what is queued (the channel is gone).
     void abort();
     uint64_t frames() const { return frames_; }
@@ -49,6 +53,7 @@ private:
     std::mutex mu_;                 // guards q_, queued_, closing_, broken_
     std::condition_variable cv_;    // writer waits for work
     std::condition_variable space_; // senders wait for room
+    std::condition_variable done_cv_;  // close_write_within waits for done_
     std::deque<std::string> q_;
     size_t queued_ = 0;
     bool closing_ = false, broken_ = false, done_ = false;
