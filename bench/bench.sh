@@ -9,6 +9,9 @@
 # Knobs: BENCH_BIG_MB (1024) BENCH_SMALL_MB (64) BENCH_FILES (2000)
 #        BENCH_TREE (directory to tar up for the unpack/grep test, /usr/include)
 #        BENCH_ONLY (space-separated subset of: bare bindfs sshfs duct)
+#        BENCH_FSX_SECONDS (60): the randomized fsx run (tests/conformance/fsx.cc)
+#        on every peer (2 files), then on both directions of one duct at
+#        once (2 files each way); any mismatch with its model is reported.
 set -u
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
 DUCT=$BUILD/duct
@@ -18,6 +21,8 @@ NFILES=${BENCH_FILES:-2000}
 TREE=${BENCH_TREE:-/usr/include}
 ONLY=${BENCH_ONLY:-bare bindfs sshfs duct}
 SFTP=/usr/lib/openssh/sftp-server
+FSX=$BUILD/tests/fsx
+FSX_SECS=${BENCH_FSX_SECONDS:-60}
 W=$(mktemp -d "${TMPDIR:-/tmp}/duct-bench.XXXXXX")
 PIDS=()
 cleanup() {
@@ -81,6 +86,28 @@ run_suite() {  # NAME DIR
     drop; t0=$(now); grep -r -c duct_never_found "$d/b" >/dev/null; t1=$(now)
     R[$n.grep]=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b-a}')
     rm -rf "$d/b"
+    run_fsx "$n" "$d" ""
+}
+
+# run_fsx NAME DIR BACKING: two fsx processes (fixed seeds) for FSX_SECS on
+# DIR; R[NAME.fsx] = their operations per second, R[NAME.fsxbad] = failures.
+run_fsx() {
+    local n=$1 d=$2 back=$3 i pids=() rc bad=0 ops=0
+    [ -x "$FSX" ] && [ "$FSX_SECS" -gt 0 ] || return 0
+    mkdir -p "$d/fsx"
+    for i in 1 2; do
+        "$FSX" -n 100000000 -t "$FSX_SECS" -s $((100 + i)) ${back:+--backing "$back/fsx"} "$d/fsx" "f$i" \
+            > "$W/fsx-$n-$i.out" 2>&1 &
+        pids+=($!)
+    done
+    for i in 1 2; do
+        rc=0; wait "${pids[$((i - 1))]}" || rc=$?
+        if [ $rc -ne 0 ]; then bad=$((bad + 1)); echo "# fsx on $n FAILED:" >&2; tail -20 "$W/fsx-$n-$i.out" >&2; fi
+        ops=$(awk -v o="$ops" '{for (i = 1; i < NF; i++) if ($(i+1) == "operations") o += $i} END {print o + 0}' "$W/fsx-$n-$i.out")
+    done
+    R[$n.fsx]=$(awk -v o="$ops" -v s="$FSX_SECS" 'BEGIN{printf "%.0f", o/s}')
+    R[$n.fsxbad]=$bad
+    rm -rf "$d/fsx"
 }
 
 DONE=()
@@ -95,6 +122,33 @@ for peer in $ONLY; do
     mountpoint -q "$W/mnt-$peer" 2>/dev/null && { fusermount3 -u "$W/mnt-$peer" 2>/dev/null || umount -l "$W/mnt-$peer"; }
     sleep 0.5
 done
+
+# Both directions of one duct at once: A exports srcA and mounts B's srcB,
+# over one socketpair; fsx writes through both mounts and checks each file
+# on the exporting disk too.
+BIDIR=""
+if [[ " $ONLY " == *" duct "* ]] && [ -x "$FSX" ] && [ "$FSX_SECS" -gt 0 ] && command -v socat >/dev/null; then
+    mkdir -p "$W"/{bA,bB,mnt-bA,mnt-bB}
+    socat EXEC:"$DUCT $W/bA $W/mnt-bB" EXEC:"$DUCT $W/bB $W/mnt-bA" >/dev/null 2>"$W/bidir.err" &
+    PIDS+=($!)
+    if wait_mount "$W/mnt-bA" && wait_mount "$W/mnt-bB"; then
+        echo "# running fsx on both directions of one duct" >&2
+        run_fsx bidirAB "$W/mnt-bB" "$W/bB" &
+        sub=$!
+        run_fsx bidirBA "$W/mnt-bA" "$W/bA"
+        wait $sub
+        # run_fsx in a subshell cannot set R: read its outputs here.
+        ops=0; bad=0
+        for f in "$W"/fsx-bidir*.out; do
+            grep -q 'operations ok' "$f" || bad=$((bad + 1))
+            ops=$(awk -v o="$ops" '{for (i = 1; i < NF; i++) if ($(i+1) == "operations") o += $i} END {print o + 0}' "$f")
+        done
+        BIDIR="$(awk -v o="$ops" -v s="$FSX_SECS" 'BEGIN{printf "%.0f", o/s}') ops/s over 4 files (2 each way), $bad failed"
+    else
+        BIDIR="did not mount: $(tail -2 "$W/bidir.err")"
+    fi
+    fusermount3 -u "$W/mnt-bA" 2>/dev/null; fusermount3 -u "$W/mnt-bB" 2>/dev/null
+fi
 
 printf '\nduct benchmark  (big file %d MiB, 4k writes %d MiB, %d files, tree %d MiB from %s)\n' "$BIG" "$SMALL" "$NFILES" "$TREE_MB" "$TREE"
 printf '%-26s' "workload"; for p in "${DONE[@]}"; do printf '%12s' "$p"; done
@@ -112,4 +166,7 @@ row w4k   "4k write MiB/s" 1
 row meta  "create+stat+rm files/s" 1
 row untar "untar tree, s" 0
 row grep  "grep -r tree, s" 0
+row fsx   "fsx ops/s (2 files, ${FSX_SECS}s)" 1
+printf '%-26s' "fsx failures"; for p in "${DONE[@]}"; do printf '%12s' "${R[$p.fsxbad]:--}"; done; echo
+[ -n "$BIDIR" ] && echo "fsx on both directions of one duct at once: $BIDIR"
 echo "(ratios: >1 means duct is better; times are inverted so that holds for them too)"

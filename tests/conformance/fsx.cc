@@ -7,9 +7,11 @@
 // --backing the file as it sits on the exporting side's disk as well (after
 // close; that is the "nothing acknowledged is lost" check).
 //
-// Usage: fsx [-n OPS] [-s SEED] [-m MAXSIZE] [--backing DIR] DIR NAME
+// Usage: fsx [-n OPS] [-t SECONDS] [-s SEED] [-m MAXSIZE] [--backing DIR] DIR NAME
 //   DIR is where the file lives (a duct mount); --backing DIR2 is the same
-//   directory on the exporting side. Single-threaded; one process per file.
+//   directory on the exporting side; -t stops after SECONDS even if fewer
+//   than OPS operations ran (the benchmark's timed run). Single-threaded;
+//   one process per file.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <random>
@@ -68,12 +71,13 @@ std::string read_all(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    long ops = 2000, maxsize = 1 << 20;
+    long ops = 2000, maxsize = 1 << 20, seconds = 0;
     unsigned long seed = 1;
     std::string backing, dir, name;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         if (a == "-n" && i + 1 < argc) ops = atol(argv[++i]);
+        else if (a == "-t" && i + 1 < argc) seconds = atol(argv[++i]);
         else if (a == "-s" && i + 1 < argc) seed = strtoul(argv[++i], nullptr, 0);
         else if (a == "-m" && i + 1 < argc) maxsize = atol(argv[++i]);
         else if (a == "--backing" && i + 1 < argc) backing = argv[++i];
@@ -81,7 +85,7 @@ int main(int argc, char** argv) {
         else name = a;
     }
     if (dir.empty() || name.empty()) {
-        fprintf(stderr, "usage: fsx [-n OPS] [-s SEED] [-m MAXSIZE] [--backing DIR] DIR NAME\n");
+        fprintf(stderr, "usage: fsx [-n OPS] [-t SECONDS] [-s SEED] [-m MAXSIZE] [--backing DIR] DIR NAME\n");
         return 2;
     }
     std::mt19937_64 rng(seed);
@@ -96,7 +100,12 @@ int main(int argc, char** argv) {
     int afd = open(path(cur).c_str(), O_WRONLY | O_APPEND);  // a second open file, appending
     need(afd >= 0, "open O_APPEND");
     std::string buf;
-    for (long op = 0; op < ops; op++) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto out_of_time = [&] {
+        return seconds > 0 && std::chrono::steady_clock::now() - t0 >= std::chrono::seconds(seconds);
+    };
+    long op = 0;
+    for (; op < ops && !((op & 63) == 0 && out_of_time()); op++) {
         int kind = rnd(100);
         if (kind < 30) {  // write at a random offset, often past EOF (a hole)
             long off = rnd(maxsize), len = 1 + rnd(std::min(65536L, maxsize - off));
@@ -162,6 +171,8 @@ int main(int argc, char** argv) {
         if (disk.size() != model.size()) fail("on the exporting side: size " + std::to_string(disk.size()));
         compare(model, disk.data(), 0, disk.size(), "content on the exporting side");
     }
-    printf("fsx: %s seed %lu: %ld operations ok, final size %zu\n", name.c_str(), seed, ops, model.size());
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    printf("fsx: %s seed %lu: %ld operations ok in %.1f s (%.0f ops/s), final size %zu\n", name.c_str(), seed, op,
+           secs, secs > 0 ? op / secs : 0.0, model.size());
     return 0;
 }
