@@ -154,10 +154,10 @@ printf '\nduct benchmark  (big file %d MiB, 4k writes %d MiB, %d files, tree %d 
 printf '%-26s' "workload"; for p in "${DONE[@]}"; do printf '%12s' "$p"; done
 for p in "${DONE[@]}"; do [ "$p" != duct ] && [[ " ${DONE[*]} " == *" duct "* ]] && printf '%14s' "duct/$p"; done; echo
 row() {  # key label higher-is-better(1/0)
-    printf '%-26s' "$2"; for p in "${DONE[@]}"; do printf '%12s' "${R[$p.$1]}"; done
+    printf '%-26s' "$2"; for p in "${DONE[@]}"; do printf "%12s" "${R[$p.$1]:--}"; done
     for p in "${DONE[@]}"; do
         [ "$p" != duct ] && [[ " ${DONE[*]} " == *" duct "* ]] || continue
-        awk -v d="${R[duct.$1]}" -v o="${R[$p.$1]}" -v h="$3" 'BEGIN{ if (d+0==0||o+0==0) {printf "%14s","-"} else printf "%13.2fx", (h? d/o : o/d) }'
+        awk -v d="${R[duct.$1]:-0}" -v o="${R[$p.$1]:-0}" -v h="$3" 'BEGIN{ if (d+0==0||o+0==0) {printf "%14s","-"} else printf "%13.2fx", (h? d/o : o/d) }'
     done; echo
 }
 row write "seq write MiB/s (1M)" 1

@@ -8,7 +8,9 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <chrono>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +32,13 @@ struct Fs {
     // The peer answered EOPNOTSUPP to Trenameat / Tunlinkat (diod does):
     // use Trename / Tremove from then on.
     std::atomic<bool> no_renameat{false}, no_unlinkat{false};
+
+    // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
+    bool dont_mask = false;
+    // Directory -> (has a default ACL, until when that is believed);
+    // create_mode.cc. dacl_mu guards dacl; leaf lock.
+    std::mutex dacl_mu;
+    std::unordered_map<fuse_ino_t, std::pair<bool, std::chrono::steady_clock::time_point>> dacl;
 
     // Open file and directory fids (fi->fh), so teardown can clunk the ones
     // the kernel never released. open_mu guards open_fids; leaf lock.
@@ -71,6 +80,11 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
 // After a create: give the new file to the caller's uid/gid when they are
 // not the attach uid (we attach once; see mount.cc). Best effort.
 void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name);
+// The mode to create with in `parent`: the caller's umask applied unless the
+// directory has a default ACL (create_mode.cc).
+uint32_t create_mode(Fs& fs, fuse_req_t req, fuse_ino_t parent, mode_t mode);
+// The mount changed xattr `name` of `dir`: drop what create_mode remembers.
+void forget_default_acl(Fs& fs, fuse_ino_t dir, const char* name);
 // Clones the node's fid and Tlopens it with flags; fh gets fid and iounit.
 int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, uint32_t flags, uint64_t& fh);
 

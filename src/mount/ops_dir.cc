@@ -62,7 +62,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
     uint32_t dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rmkdir r;
-    if (int e = fs.c.call(Tmkdir{dfid, name, uint32_t(mode), create_gid(fs, req)}, r, req))
+    if (int e = fs.c.call(Tmkdir{dfid, name, create_mode(fs, req, parent, mode), create_gid(fs, req)}, r, req))
         return (void)fuse_reply_err(req, e);
     set_owner(fs, req, parent, name);
     fuse_entry_param e;

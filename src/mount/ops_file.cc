@@ -31,7 +31,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     uint32_t dfid, fid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk(fs, dfid, nullptr, fid, req)) return (void)fuse_reply_err(req, e);
-    Tlcreate t{fid, name, uint32_t(fi->flags) & ~uint32_t(O_NOCTTY), uint32_t(mode),
+    Tlcreate t{fid, name, uint32_t(fi->flags) & ~uint32_t(O_NOCTTY), create_mode(fs, req, parent, mode),
                create_gid(fs, req)};
     Rlcreate r;
     if (int e = fs.c.call(t, r, req)) {

@@ -53,7 +53,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
     uint32_t dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rmknod r;
-    Tmknod t{dfid, name, uint32_t(mode), major(rdev), minor(rdev), create_gid(fs, req)};
+    Tmknod t{dfid, name, create_mode(fs, req, parent, mode), major(rdev), minor(rdev), create_gid(fs, req)};
     if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
     set_owner(fs, req, parent, name);
     reply_new_entry(req, parent, name);

@@ -38,6 +38,17 @@ static void op_init(void* userdata, fuse_conn_info* conn) {
     if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    // POSIX ACLs on the export grant and deny as they do locally: the kernel
+    // reads system.posix_acl_* through getxattr and checks them (mode bits
+    // alone would deny what an ACL allows). 9P2000 has no xattrs.
+    if (fs.c.dialect() == p9::Dialect::L && (conn->capable & FUSE_CAP_POSIX_ACL))
+        conn->want |= FUSE_CAP_POSIX_ACL;
+    // ...and the umask is applied in create_mode, which knows whether the
+    // parent has a default ACL (then POSIX ignores the umask).
+    if (fs.c.dialect() == p9::Dialect::L && (conn->capable & FUSE_CAP_DONT_MASK)) {
+        conn->want |= FUSE_CAP_DONT_MASK;
+        fs.dont_mask = true;
+    }
     // Nothing acknowledged may be lost on unmount: no write-back cache.
     conn->want &= ~unsigned(FUSE_CAP_WRITEBACK_CACHE);
     conn->want &= ~unsigned(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -45,6 +46,10 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char* name, size_t
     Rxattrwalk w;
     if (int e = fs.c.call(Txattrwalk{fid, xfid, name}, w, req)) {
         fs.c.free_fid(xfid);
+        // The kernel asks for ACLs to check permissions (FUSE_CAP_POSIX_ACL)
+        // and takes any error but "none" as the check's result: an export
+        // on a file system without ACLs simply has none.
+        if (e == EOPNOTSUPP && std::strncmp(name, "system.posix_acl_", 17) == 0) e = ENODATA;
         return (void)fuse_reply_err(req, e);
     }
     if (size == 0) {
@@ -98,10 +103,12 @@ static int set_xattr(fuse_req_t req, fuse_ino_t ino, const char* name, const cha
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                  size_t size, int flags) {
+    forget_default_acl(fs_of(req), ino, name);
     fuse_reply_err(req, set_xattr(req, ino, name, value, size, flags));
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+    forget_default_acl(fs_of(req), ino, name);
     fuse_reply_err(req, set_xattr(req, ino, name, nullptr, 0, XATTR_REPLACE));
 }
 

@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -54,6 +55,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -1401,6 +1403,172 @@ void cases_misc() {
             close(f);
         });
     }
+    // mmap: a private read mapping, a shared writable mapping (msync, and
+    // munmap+close without msync), and coherence between write(2) and a
+    // mapping of the same file.
+    auto read_back = [](Ctx& c, const std::string& n) {
+        char b[64] = {};
+        int f = open(c.p(n).c_str(), O_RDONLY);
+        ssize_t k = f < 0 ? -1 : pread(f, b, sizeof b - 1, 0);
+        if (f >= 0) close(f);
+        c.rec(fmt("read back %s = %ld \"%s\"", n.c_str(), long(k), k > 0 ? b : ""));
+    };
+    add("mmap/private read", [](Ctx& c) {
+        c.mkfile("f", "hello mapped world", 0644);
+        int f = open(c.p("f").c_str(), O_RDONLY);
+        void* m = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, f, 0);
+        if (m == MAP_FAILED) return c.rec("mmap = -1 " + errname(errno));
+        c.rec(fmt("mapped \"%.18s\"", static_cast<char*>(m)));
+        munmap(m, 4096);
+        close(f);
+    });
+    add("mmap/shared write and msync", [=](Ctx& c) {
+        c.mkfile("f", "0123456789", 0644);
+        int f = open(c.p("f").c_str(), O_RDWR);
+        char* m = static_cast<char*>(mmap(nullptr, 10, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0));
+        if (m == MAP_FAILED) return c.rec("mmap = -1 " + errname(errno));
+        memcpy(m + 2, "ab", 2);
+        c.r("msync", msync(m, 10, MS_SYNC));
+        char b[16] = {};
+        c.r("pread", pread(f, b, 10, 0));
+        c.rec(fmt("content \"%s\"", b));
+        munmap(m, 10);
+        close(f);
+        read_back(c, "f");
+        c.st("f");
+    });
+    add("mmap/shared write kept after munmap and close", [=](Ctx& c) {
+        c.mkfile("f", "0123456789", 0644);
+        int f = open(c.p("f").c_str(), O_RDWR);
+        char* m = static_cast<char*>(mmap(nullptr, 10, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0));
+        if (m == MAP_FAILED) return c.rec("mmap = -1 " + errname(errno));
+        memcpy(m + 7, "xyz", 3);
+        munmap(m, 10);
+        close(f);
+        read_back(c, "f");
+    });
+    add("mmap/write(2) seen through a mapping", [](Ctx& c) {
+        c.mkfile("f", "aaaaaaaa", 0644);
+        int f = open(c.p("f").c_str(), O_RDWR);
+        char* m = static_cast<char*>(mmap(nullptr, 8, PROT_READ, MAP_SHARED, f, 0));
+        if (m == MAP_FAILED) return c.rec("mmap = -1 " + errname(errno));
+        c.r("pwrite", pwrite(f, "bb", 2, 3));
+        c.rec(fmt("mapped \"%.8s\"", m));
+        munmap(m, 8);
+        close(f);
+    });
+    add("mmap/extend with ftruncate then map", [=](Ctx& c) {
+        c.mkfile("f", "", 0644);
+        int f = open(c.p("f").c_str(), O_RDWR);
+        c.r("ftruncate", ftruncate(f, 8192));
+        char* m = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0));
+        if (m == MAP_FAILED) return c.rec("mmap = -1 " + errname(errno));
+        memcpy(m + 4096, "page2", 5);
+        c.r("msync", msync(m, 8192, MS_SYNC));
+        munmap(m, 8192);
+        char b[8] = {};
+        c.r("pread", pread(f, b, 5, 4096));
+        c.rec(fmt("content \"%s\"", b));
+        close(f);
+        c.st("f");
+    });
+    // POSIX ACLs (system.posix_acl_* in the kernel's xattr format: version 2,
+    // then {tag u16, perm u16, id u32} sorted by tag): they grant and deny as
+    // locally, a default ACL is inherited and makes the umask not apply, and
+    // chmod rewrites the mask entry.
+    auto acl = [](std::initializer_list<std::tuple<uint16_t, uint16_t, uint32_t>> es) {
+        std::string v(4, '\0');
+        v[0] = 2;
+        for (auto [tag, perm, id] : es) {
+            char e[8];
+            memcpy(e, &tag, 2);
+            memcpy(e + 2, &perm, 2);
+            memcpy(e + 4, &id, 4);
+            v.append(e, 8);
+        }
+        return v;
+    };
+    constexpr uint32_t U = 0xffffffff;  // ACL_UNDEFINED_ID
+    // user::rw- user:65534:PERM group::--- mask::rw- other::---
+    auto user_acl = [=](uint16_t perm) { return acl({{1, 6, U}, {2, perm, 65534}, {4, 0, U}, {0x10, 6, U}, {0x20, 0, U}}); };
+    auto show_acl = [](Ctx& c, const std::string& n, const char* name) {
+        char b[256];
+        ssize_t k = getxattr(c.p(n).c_str(), name, b, sizeof b);
+        if (k < 0) return (void)c.rec(fmt("getxattr %s %s = -1 %s", n.c_str(), name, errname(errno).c_str()));
+        std::string h;
+        for (ssize_t i = 4; i + 8 <= k; i += 8) {
+            uint16_t tag, perm;
+            uint32_t id;
+            memcpy(&tag, b + i, 2);
+            memcpy(&perm, b + i + 2, 2);
+            memcpy(&id, b + i + 4, 4);
+            h += fmt(" %x:%o:%ld", tag, perm, id == U ? -1L : long(id));
+        }
+        c.rec(fmt("acl %s %s =%s", n.c_str(), name, h.c_str()));
+    };
+    add("acl/user entry grants write", [=](Ctx& c) {
+        c.mkfile("f", "x", 0600);
+        std::string v = user_acl(6);
+        c.r("setxattr acl", setxattr(c.p("f").c_str(), "system.posix_acl_access", v.data(), v.size(), 0));
+        c.st("f");
+        c.as_other([&] {
+            int f = c.fd("open for write", open(c.p("f").c_str(), O_WRONLY | O_APPEND));
+            if (f >= 0) c.r("write", write(f, "y", 1)), close(f);
+        });
+        show_acl(c, "f", "system.posix_acl_access");
+    });
+    add("acl/user entry denies what other allows", [=](Ctx& c) {
+        c.mkfile("f", "x", 0606);
+        std::string v = acl({{1, 6, U}, {2, 0, 65534}, {4, 0, U}, {0x10, 6, U}, {0x20, 6, U}});
+        c.r("setxattr acl", setxattr(c.p("f").c_str(), "system.posix_acl_access", v.data(), v.size(), 0));
+        c.as_other([&] { c.fd("open for write", open(c.p("f").c_str(), O_WRONLY)); });
+    });
+    add("acl/chmod rewrites the mask", [=](Ctx& c) {
+        c.mkfile("f", "x", 0600);
+        std::string v = user_acl(7);
+        c.r("setxattr acl", setxattr(c.p("f").c_str(), "system.posix_acl_access", v.data(), v.size(), 0));
+        c.r("chmod", chmod(c.p("f").c_str(), 0640));
+        c.st("f");
+        show_acl(c, "f", "system.posix_acl_access");
+        c.as_other([&] { c.fd("open for write", open(c.p("f").c_str(), O_WRONLY)); });
+    });
+    add("acl/default ACL is inherited and the umask ignored", [=](Ctx& c) {
+        c.r("mkdir", mkdir(c.p("d").c_str(), 0755));
+        std::string v = acl({{1, 7, U}, {2, 7, 65534}, {4, 5, U}, {0x10, 7, U}, {0x20, 5, U}});
+        c.r("setxattr default", setxattr(c.p("d").c_str(), "system.posix_acl_default", v.data(), v.size(), 0));
+        umask(077);
+        c.mkfile("d/f", "z", 0666);
+        c.r("mkdir", mkdir(c.p("d/s").c_str(), 0777));
+        c.r("mknod fifo", mknod(c.p("d/p").c_str(), S_IFIFO | 0666, 0));
+        umask(022);
+        c.st("d/f");
+        c.st("d/s");
+        c.st("d/p");
+        show_acl(c, "d/f", "system.posix_acl_access");
+        show_acl(c, "d/s", "system.posix_acl_default");
+    });
+    add("acl/without a default ACL the umask applies", [=](Ctx& c) {
+        c.r("mkdir", mkdir(c.p("d").c_str(), 0755));
+        umask(027);
+        c.mkfile("d/f", "z", 0666);
+        c.r("mkdir", mkdir(c.p("d/s").c_str(), 0777));
+        umask(022);
+        c.st("d/f");
+        c.st("d/s");
+        show_acl(c, "d/f", "system.posix_acl_access");
+    });
+    add("acl/removing the default ACL brings the umask back", [=](Ctx& c) {
+        c.r("mkdir", mkdir(c.p("d").c_str(), 0755));
+        std::string v = acl({{1, 7, U}, {4, 5, U}, {0x20, 5, U}});
+        c.r("setxattr default", setxattr(c.p("d").c_str(), "system.posix_acl_default", v.data(), v.size(), 0));
+        umask(077);
+        c.mkfile("d/a", "z", 0666);
+        c.r("removexattr default", removexattr(c.p("d").c_str(), "system.posix_acl_default"));
+        c.mkfile("d/b", "z", 0666);
+        umask(022);
+        c.st("d/a");
+        c.st("d/b");
+    });
     add("lock/fcntl read locks shared", [=](Ctx& c) {
         c.mkfile("f", "0123456789");
         int f = open(c.p("f").c_str(), O_RDONLY);

@@ -1,0 +1,66 @@
+// The mode a new file, directory or node is created with. The mount asks
+// the kernel not to apply the umask itself (FUSE_CAP_DONT_MASK) because
+// POSIX says the umask is ignored in a directory with a default ACL, and
+// only the export knows which directories have one: the export's kernel
+// then applies that ACL (masked by the mode we send). So before a create
+// with a non-zero umask we ask whether the parent has system.posix_acl_default
+// (one Txattrwalk, remembered per directory for the attribute timeout, and
+// forgotten when the mount itself sets or removes that xattr).
+// Runs on FUSE workers; dacl_mu guards the per-directory memo (leaf lock,
+// never held across an rpc).
+#include <cerrno>
+#include <cstring>
+
+#include "mount/fs.h"
+
+namespace duct::mnt {
+
+using namespace duct::p9;
+
+namespace {
+
+constexpr char kDefaultAcl[] = "system.posix_acl_default";
+
+// True if the directory has a default ACL; false if not or if it cannot tell.
+bool has_default_acl(Fs& fs, fuse_req_t req, fuse_ino_t dir) {
+    auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard<std::mutex> g(fs.dacl_mu);
+        auto it = fs.dacl.find(dir);
+        if (it != fs.dacl.end() && it->second.second > now) return it->second.first;
+    }
+    uint32_t dfid;
+    if (node_fid(fs, dir, dfid)) return false;
+    uint32_t xfid = fs.c.alloc_fid();
+    p9::Rxattrwalk w;
+    int e = fs.c.call(Txattrwalk{dfid, xfid, kDefaultAcl}, w, req);
+    if (e) fs.c.free_fid(xfid);
+    else fs.c.clunk_async(xfid);
+    bool has = !e && w.size > 0;
+    auto until = now + std::chrono::milliseconds(long(fs.timeout * 1000));
+    std::lock_guard<std::mutex> g(fs.dacl_mu);
+    if (fs.dacl.size() > 4096) {
+        for (auto it = fs.dacl.begin(); it != fs.dacl.end();)
+            it = it->second.second <= now ? fs.dacl.erase(it) : std::next(it);
+    }
+    fs.dacl[dir] = {has, until};
+    return has;
+}
+
+}  // namespace
+
+uint32_t create_mode(Fs& fs, fuse_req_t req, fuse_ino_t parent, mode_t mode) {
+    if (!fs.dont_mask) return uint32_t(mode);  // the kernel applied the umask
+    mode_t umask = fuse_req_ctx(req)->umask;
+    if ((mode & umask & 07777) == 0) return uint32_t(mode);  // nothing to mask
+    if (has_default_acl(fs, req, parent)) return uint32_t(mode);
+    return uint32_t(mode & ~umask);
+}
+
+void forget_default_acl(Fs& fs, fuse_ino_t dir, const char* xattr_name) {
+    if (std::strcmp(xattr_name, kDefaultAcl) != 0) return;
+    std::lock_guard<std::mutex> g(fs.dacl_mu);
+    fs.dacl.erase(dir);
+}
+
+}  // namespace duct::mnt
