@@ -22,7 +22,14 @@ struct Conn {
 };
 }  // namespace
 
-int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& stopping) {
+std::string Served::summary() const {
+    std::lock_guard<std::mutex> g(mu);
+    std::string s = std::to_string(live.size()) + " peer(s) connected, " + std::to_string(finished) + " finished";
+    for (auto& [peer, up] : live) s += "\n  " + peer + ": " + up->summary();
+    return s;
+}
+
+int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& stopping, Served& served) {
     std::string err;
     wire::Address a;
     if (!wire::parse_address(opts.listen, a, err)) {
@@ -42,6 +49,16 @@ int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& st
         for (auto it = conns.begin(); it != conns.end();) {
             if (all || (*it)->done) {
                 (*it)->thread.join();
+                {
+                    std::lock_guard<std::mutex> g(served.mu);
+                    auto& v = served.live;
+                    for (auto e = v.begin(); e != v.end(); ++e)
+                        if (e->second == (*it)->up.get()) {
+                            v.erase(e);
+                            break;
+                        }
+                    served.finished++;
+                }
                 it = conns.erase(it);
             } else {
                 ++it;
@@ -64,6 +81,10 @@ int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& st
         auto c = std::make_unique<Conn>();
         c->sock = std::move(s);
         c->up = std::make_unique<Uplink>(c->sock.get(), c->sock.get(), child);
+        {
+            std::lock_guard<std::mutex> g(served.mu);
+            served.live.emplace_back(peer, c->up.get());
+        }
         Conn* cp = c.get();
         c->thread = std::thread([cp, peer] {
             int r = cp->up->run();

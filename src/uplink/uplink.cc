@@ -75,6 +75,8 @@ struct Uplink::Impl {
     std::atomic<uint64_t> probes{0};
     bool probe_wanted = false, probe_quit = false;  // monitor -> prober thread (under mu)
     std::atomic<bool> parts_ready{false};  // server/mount/mx exist (summary() may look)
+    std::atomic<bool> listening{false};    // serving many peers: summary() lists them
+    Served served;
 
     std::unique_ptr<exp::Server> server;
     std::unique_ptr<mnt::Mount> mount;
@@ -119,6 +121,7 @@ std::string Uplink::summary() const { return impl_->summary(); }
 // only atomics through parts that exist once parts_ready is set and live
 // until the Uplink is destroyed.
 std::string Uplink::Impl::summary() const {
+    if (listening) return served.summary();
     if (!parts_ready.load()) return "not connected yet";
     std::string s;
     if (mx) {
@@ -191,10 +194,11 @@ int Uplink::Impl::run() {
     log_config().verbose = opts.verbose;
     if (!opts.listen.empty() && none(opts.mountpoint)) {
         // An export server: any number of peers, one uplink each.
+        listening = true;
         return serve_many(opts, stop_wake.get(), [this] {
             std::lock_guard<std::mutex> g(mu);
             return stop_requested;
-        });
+        }, served);
     }
     std::string err;
     wire::Channel ch;

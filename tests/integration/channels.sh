@@ -104,6 +104,13 @@ for i in 1 2 3; do
     expect_eq "client $j sees client $i's file" "$(sha256sum < "$T/src$i")" "$(timeout 10 sha256sum < "$T/mc$j/from$i")"
 done
 check "server logged 3 peers" test "$(grep -c 'peer .* connected' "$T/srv.log")" -ge 3
+# SIGUSR1: the listener's summary lists each live peer with its traffic
+# (to duct itself: SIGUSR1 would end the `timeout` wrapper)
+kill -USR1 "$(pgrep -P $SP -x duct)"
+for _ in $(seq 30); do grep -q 'summary: 3 peer(s) connected' "$T/srv.log" && break; sleep 0.1; done
+check "SIGUSR1 on the listener: a summary of 3 live peers" grep -q 'summary: 3 peer(s) connected, 0 finished' "$T/srv.log"
+expect_eq "SIGUSR1 on the listener: one line per peer with its export's traffic" 3 \
+    "$(grep -cE '^  .+: channel in [0-9]+ msgs/[0-9]+ bytes.*; export [1-9][0-9]* requests' "$T/srv.log")"
 unmount "$T/mc2" || bad "unmount client 2"
 exits_with "client 2 exits 0 after its unmount" 0 "${CP[1]}" 10
 expect_eq "client 1 still reads after client 2 left" shared "$(timeout 10 cat "$T/mc1/who" 2>&1)"
