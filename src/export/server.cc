@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <condition_variable>
 #include <thread>
@@ -91,6 +92,7 @@ public:
     }
 
 private:
+    std::atomic<bool> warned_fds_{false};  // EMFILE logged once
     struct Job {
         p9::Fcall fc;
         uint64_t epoch = 0;
@@ -153,10 +155,27 @@ bool ServerImpl::init(std::string& err) {
     // Every fid holds a descriptor and the kernel client keeps a fid per
     // cached inode: let this process use as many as it is allowed
     // (process-wide, but raising a soft limit to the hard one harms no one).
+    // Root may raise the hard limit too, up to the kernel's fs.nr_open: a
+    // peer that looks at every file of a large tree (git status, find, ls -l
+    // of 100,000 names) holds that many fids.
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1u << 20);
-        setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = rl.rlim_max;
+        if (geteuid() == 0) {
+            unsigned long nr_open = 0;
+            if (FILE* f = fopen("/proc/sys/fs/nr_open", "re")) {
+                if (fscanf(f, "%lu", &nr_open) != 1) nr_open = 0;
+                fclose(f);
+            }
+            if (nr_open > want) want = rlim_t(nr_open);
+        }
+        if (want > rl.rlim_cur) {
+            struct rlimit up{want, std::max(want, rl.rlim_max)};
+            if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+                rl.rlim_cur = rl.rlim_max;  // not root after all: the soft limit up to the hard one
+                setrlimit(RLIMIT_NOFILE, &rl);
+            }
+        }
     }
     if (s_.opts.max_msize < p9::MINMSIZE) s_.opts.max_msize = p9::MINMSIZE;
     int n = s_.opts.threads > 0 ? s_.opts.threads : 8;
@@ -169,6 +188,13 @@ std::string ServerImpl::encode_reply(uint16_t tag, Reply& r, p9::Dialect d) {
     out.tag = tag;
     if (r.err) {
         s_.n_errors++;
+        if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
+            struct rlimit rl{};
+            getrlimit(RLIMIT_NOFILE, &rl);
+            log_error("export: out of file descriptors (limit %llu; every fid the peer holds, one per file "
+                      "its kernel caches, is one): raise `ulimit -n` for the exporting duct",
+                      (unsigned long long)rl.rlim_cur);
+        }
         if (d == p9::Dialect::P2000)
             out.msg = p9::Rerror{r.ename.empty() ? p9::errstr_of(r.err) : r.ename};
         else

@@ -117,6 +117,21 @@ int Client::rpc(Message t, Fcall& reply, fuse_req_t req) {
     return result;
 }
 
+void Client::rpc_pair(Message a, Fcall& ra, int& ea, Message b, Fcall& rb, int& eb) {
+    std::condition_variable cv;
+    Pending pa, pb;
+    pa.cv = pb.cv = &cv;
+    uint16_t ta, tb;
+    bool sa = start(&pa, std::move(a), false, ta);
+    bool sb = start(&pb, std::move(b), false, tb);
+    std::unique_lock<std::mutex> g(mu_);
+    cv.wait(g, [&] { return (!sa || pa.done) && (!sb || pb.done); });
+    ea = sa ? pa.err : EIO;
+    eb = sb ? pb.err : EIO;
+    if (!ea) ra = std::move(pa.reply);
+    if (!eb) rb = std::move(pb.reply);
+}
+
 int Client::version(uint32_t msize, const std::string& ver, Rversion& r) {
     std::condition_variable cv;
     Pending p;

@@ -54,10 +54,7 @@ int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t r
 
 int getattr(Fs& fs, uint32_t fid, Rgetattr& a, fuse_req_t req) {
     int e = fs.c.call(Tgetattr{fid, GETATTR_BASIC}, a, req);
-    if (!e) {
-        a.uid = fs.ids.uid_in(a.uid);
-        a.gid = fs.ids.gid_in(a.gid);
-    }
+    if (!e) map_ids(fs, a);
     return e;
 }
 
@@ -77,6 +74,16 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
         fs.c.clunk_async(fid);
         return err;
     }
+    entry_from(fs, fid, a, e);
+    return 0;
+}
+
+void map_ids(Fs& fs, Rgetattr& a) {
+    a.uid = fs.ids.uid_in(a.uid);
+    a.gid = fs.ids.gid_in(a.gid);
+}
+
+void entry_from(Fs& fs, uint32_t fid, const Rgetattr& a, fuse_entry_param& e) {
     uint32_t spare;
     e = {};
     e.ino = fs.nodes.add(fid, a.qid, a.gen, &spare);
@@ -84,7 +91,6 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
     stat_from(a, e.attr);
     e.attr_timeout = fs.timeout;
     e.entry_timeout = fs.timeout;
-    return 0;
 }
 
 void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -74,6 +74,10 @@ int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t r
 int getattr(Fs& fs, uint32_t fid, p9::Rgetattr& a, fuse_req_t req);
 // The remote gid to send as the creator's group (Tlcreate, Tmkdir, ...).
 uint32_t create_gid(Fs& fs, fuse_req_t req);
+// Remote ids of a Tgetattr's answer -> local ones (fs.ids); getattr() does it.
+void map_ids(Fs& fs, p9::Rgetattr& a);
+// A node fid and its (already mapped) attributes -> inode table + FUSE entry.
+void entry_from(Fs& fs, uint32_t fid, const p9::Rgetattr& a, fuse_entry_param& e);
 // parent/name -> FUSE entry (walk + getattr + inode table).
 int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
                  fuse_entry_param& e);

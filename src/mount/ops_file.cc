@@ -42,12 +42,24 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     fs.track(fid);
     fi->fh = make_fh(fid, r.iounit);
     set_owner(fs, req, parent, name);
-    fuse_entry_param e;
-    if (int err = lookup_entry(fs, req, parent, name, e)) {
+    // The node's own fid (a walk to the name) and the attributes (from the
+    // open fid, which is the same file) in one round trip.
+    uint32_t nfid = fs.c.alloc_fid();
+    Rwalk w;
+    Rgetattr a;
+    int ew, ea;
+    fs.c.call_pair(Twalk{dfid, nfid, {name}}, w, ew, Tgetattr{fid, GETATTR_BASIC}, a, ea);
+    if (!ew && w.wqid.size() != 1) ew = ENOENT;
+    if (ew) fs.c.free_fid(nfid);
+    if (ew || ea) {
+        if (!ew) fs.c.clunk_async(nfid);
         fs.untrack(fid);
         fs.c.clunk_async(fid);
-        return (void)fuse_reply_err(req, err);
+        return (void)fuse_reply_err(req, ew ? ew : ea);
     }
+    map_ids(fs, a);
+    fuse_entry_param e;
+    entry_from(fs, nfid, a, e);
     if (fuse_reply_create(req, &e, fi) == -ENOENT) {
         fs.untrack(fid);
         fs.c.clunk_async(fid);
