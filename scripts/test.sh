@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-exec ctest --test-dir build --output-on-failure --timeout 300 </dev/null
+# -j2: the integration tests run in two lanes (tests/CMakeLists.txt)
+exec ctest --test-dir build --output-on-failure --timeout 300 -j2 </dev/null
