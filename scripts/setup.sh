@@ -2,7 +2,8 @@
 # setup.sh — install every Debian 12 package duct needs to build, test and
 # benchmark. Idempotent, non-interactive; run as root on a fresh machine.
 # Nothing is downloaded outside Debian's apt (the kernel used by the v9fs test
-# VM is fetched later, with `apt-get download`, by ../shared/interop/run-guest.sh).
+# VM is fetched later, with `apt-get download`, by ../shared/interop/run-guest.sh,
+# and once more by tests/integration/kernel_conform.sh for its ext4 modules).
 set -euo pipefail
 
 PKGS=(
@@ -11,7 +12,7 @@ PKGS=(
     googletest libgtest-dev libbenchmark-dev
     # tests: a third-party 9P server, the kernel-client VM, tools the tests drive
     diod qemu-system-x86 busybox-static socat attr sqlite3 git make gcc rsync tar
-    xz-utils zstd kmod procps psmisc coreutils util-linux
+    xz-utils zstd kmod procps psmisc coreutils util-linux e2fsprogs
     # benchmark peers
     sshfs bindfs openssh-client openssh-server openssh-sftp-server
 )

@@ -166,12 +166,20 @@ it_finish() {
 }
 
 # The interop harness (run-guest.sh) lives in ../shared beside the repository.
-# A clone made elsewhere (CI's clean clone, `git clone . /tmp/x`) finds it
-# beside the repository it was cloned from. DUCT_RUN_GUEST overrides.
+# A `git worktree` finds it beside the main checkout; a clone made elsewhere
+# (CI's clean clone, `git clone . /tmp/x`) beside the repository it was
+# cloned from. DUCT_RUN_GUEST overrides.
 find_run_guest() {
     if [ -n "${DUCT_RUN_GUEST:-}" ]; then echo "$DUCT_RUN_GUEST"; return; fi
-    local c origin
+    local c origin common
     c=$(cd "$DUCT_SRC/.." && pwd)/shared/interop/run-guest.sh
+    if [ ! -x "$c" ]; then
+        # a `git worktree` of the repository: beside the main checkout
+        common=$(git -C "$DUCT_SRC" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+        if [ -n "$common" ] && [ -x "$(dirname "$(dirname "$common")")/shared/interop/run-guest.sh" ]; then
+            c=$(dirname "$(dirname "$common")")/shared/interop/run-guest.sh
+        fi
+    fi
     if [ ! -x "$c" ]; then
         origin=$(git -C "$DUCT_SRC" config --get remote.origin.url 2>/dev/null || true)
         origin=${origin#file://}
