@@ -32,6 +32,7 @@ declare -A KNOWN=(
   ["mknod/chr device usable"]="deliberate: the mount is nodev,nosuid (libfuse default) so a peer cannot plant device nodes or setuid programs; the node itself is created and stat'ed correctly (mknod/chr passes)"
   ["lock/fcntl write lock conflicts"]="F_GETLK l_pid only: the holder may be a process on either machine, and 9P's Rgetlock proc_id is no pid of ours, so the mount answers 0 (unknown, as NFS does); type, start, length and every conflict match"
   ["lock/fcntl write lock conflicts (seen on exporting side)"]="as above, l_pid only; the lock IS seen by a process on the exporting side"
+  ["lock/OFD locks"]="timing only, and only sometimes: FUSE gives no unlock for an open file description's locks on close (the kernel keeps no local copy of a FUSE file's locks, so locks_remove_file() sends nothing); they go with FUSE_RELEASE, which fuse_release_common() queues in the background after close() returned. A non-blocking F_OFD_SETLK through another open file right after the close can see EAGAIN for a moment; F_OFD_SETLKW waits and gets the lock"
   ["lock/flock (seen on exporting side)"]="9P2000.L has only POSIX record locks (Tlock); flock(2) on the mount is kept by the mounting kernel, and Linux flock and fcntl locks never conflict anyway"
 )
 
