@@ -41,7 +41,8 @@ public:
         if (auto* p = std::get_if<R>(&f.msg)) { r = std::move(*p); return 0; }
         return EIO;
     }
-    // Tversion with NOTAG (version(5)); sets msize and dialect on success.
+    // Tversion with NOTAG (version(5)); sets msize and dialect from a
+    // recognised answer ("9P2000", "9P2000.L", "9P2000.L.duct.N").
     int version(uint32_t msize, const std::string& ver, p9::Rversion& r);
 
     // Fids. A fid is free for reuse only once its Tclunk is answered.
@@ -59,6 +60,9 @@ public:
     void drain(int ms);
 
     p9::Dialect dialect() const { return dialect_.load(); }
+    // The peer is a duct that agreed on the extension (table.h): the ops
+    // may send its messages. Otherwise they answer as before it existed.
+    bool duct_ext() const { return dialect_.load() == p9::Dialect::Duct; }
     uint32_t msize() const { return msize_.load(); }
     uint32_t iosize() const { return msize_.load() - p9::IOHDRSZ; }
     MountStats stats() const;

@@ -5,7 +5,10 @@
 // work itself): access (default_permissions: the kernel checks), flock
 // (kernel-local emulation), readdirplus, copy_file_range, ioctl, poll, bmap,
 // lseek, retrieve_reply, write_buf (write is used), tmpfile.
-// fallocate answers EOPNOTSUPP; rename with flags answers EINVAL.
+// Rename with flags answers EINVAL (Trenameat has none).
+// The duct extension (proto/table.h): fallocate reaches the peer only when it
+// is a duct that negotiated it. Otherwise fallocate answers EOPNOTSUPP. One
+// table serves both cases: the choice is per session, made in each op.
 //
 // The plain-9P2000 table (fuse_ops_plain, ops in p2000.cc) is this one with
 // the ops that differ replaced. What 9P2000 cannot express there:

