@@ -1,6 +1,7 @@
 // The duct extension's handlers (table.h, the Duct rows): Tfallocate. They
 // exist only in a session whose Tversion agreed on "9P2000.L.duct.N"
-// (server.cc gives them slots in that session's table alone).
+// (server.cc gives them slots in that session's table alone); the flock
+// flag of Tlock is in lock.cc.
 //
 // Each does exactly the syscall the mounting side's caller made, on the
 // fid's own open descriptor, and answers its errno unchanged: what the

@@ -26,7 +26,6 @@ declare -A KNOWN=(
   ["rw/lseek SEEK_END SEEK_DATA SEEK_HOLE"]="9P2000.L has no lseek/SEEK_DATA: without it FUSE treats the whole file as data (no holes reported), which is still correct for callers"
   ["rename/RENAME_NOREPLACE"]="9P2000.L Trenameat has no flags; emulating NOREPLACE by a lookup first would be racy, so EINVAL"
   ["rename/RENAME_EXCHANGE"]="9P2000.L Trenameat has no flags; an atomic exchange cannot be expressed, so EINVAL"
-  ["lock/flock (seen on exporting side)"]="9P2000.L has only POSIX record locks (Tlock); flock(2) on the mount is kept by the mounting kernel, and Linux flock and fcntl locks never conflict anyway"
 )
 
 # One subdirectory per run (root, 65534, bindfs): a name removed on the

@@ -2,6 +2,7 @@
 // 9P frames; replies are decoded from the Send callback. Covers both
 // dialects, confinement attacks, malformed frames and Tflush ordering.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -704,13 +705,15 @@ TEST_F(ExportTest, LocksBelongToTheRemoteProcessAndNeverBlock) {
 // ---------------------------------------------------------------- duct extension
 
 // The extension's messages exist only in a session that negotiated it: in a
-// plain .L session they are answered like a type we do not know.
+// plain .L session they are answered like a type we do not know, and the
+// flock bit of Tlock is refused rather than read as a POSIX lock.
 TEST_F(ExportTest, DuctExtensionOnlyWhenNegotiated) {
     Peer p(root);
     p.version_attach();
     ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
     ASSERT_EQ(p.lopen(1, O_RDWR), 0);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), ENOSYS);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{1, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EINVAL);
     EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 13u);
     // The same session, renegotiated with the extension, has them.
     p.version_attach(0, Peer::kDuct);
@@ -786,6 +789,61 @@ TEST_F(ExportTest, DuctFallocateAnswersAsTheFileSystemDoes) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, ~0ull, 1})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, 0, 1ull << 63})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{4242, 0, 0, 1})), EBADF);
+}
+
+// flock(2) on the fid's own open file: two fids conflict like two opens,
+// the exporting side's own flock(2) callers see it, clunk releases it, and
+// a contended lock answers LOCK_BLOCKED at once even when asked to block.
+TEST_F(ExportTest, DuctFlockIsARealFlockOfTheFidsOpenFile) {
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    const std::string path = (root / "a" / "hello.txt").string();
+    for (uint32_t fid : {1u, 2u}) {
+        ASSERT_EQ(p.walk(0, fid, {"a", "hello.txt"}), 0);
+        ASSERT_EQ(p.lopen(fid, O_RDONLY), 0);
+    }
+    auto lock = [&](uint32_t fid, uint8_t type, uint32_t more = 0) {
+        auto r = p.rpc(Tlock{fid, type, LOCK_FLAGS_FLOCK | more, 0, 0, 0, "duct"});
+        EXPECT_TRUE(holds<Rlock>(r)) << Peer::lerr(r);
+        return holds<Rlock>(r) ? int(std::get<Rlock>(r.msg).status) : -1;
+    };
+    auto local = [&](int op) {
+        int fd = open(path.c_str(), O_RDONLY);
+        int r = flock(fd, op | LOCK_NB) == 0 ? 0 : errno;
+        close(fd);
+        return r;
+    };
+    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK), LOCK_SUCCESS);
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(lock(2, LOCK_TYPE_WRLCK, LOCK_FLAGS_BLOCK), LOCK_BLOCKED);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    EXPECT_EQ(lock(2, LOCK_TYPE_RDLCK), LOCK_BLOCKED);
+    EXPECT_EQ(local(LOCK_SH), EWOULDBLOCK);  // seen on the exporting side
+    EXPECT_EQ(lock(1, LOCK_TYPE_UNLCK), LOCK_SUCCESS);
+    EXPECT_EQ(local(LOCK_EX), 0);
+    EXPECT_EQ(lock(2, LOCK_TYPE_RDLCK), LOCK_SUCCESS);
+    EXPECT_EQ(lock(1, LOCK_TYPE_RDLCK), LOCK_SUCCESS);  // shared with shared
+    EXPECT_EQ(local(LOCK_SH), 0);
+    EXPECT_EQ(local(LOCK_EX), EWOULDBLOCK);
+    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK), LOCK_BLOCKED);  // upgrade against fid 2's
+    // POSIX locks are another kind: they never conflict with flock.
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{1, LOCK_TYPE_RDLCK, 0, 0, 0, 7, "host"})), 0);
+    // Clunk releases (what a FUSE release becomes).
+    ASSERT_EQ(p.clunk(2), 0);
+    ASSERT_EQ(p.clunk(1), 0);
+    EXPECT_EQ(local(LOCK_EX), 0);
+    // Unopened and unknown fids, bad types.
+    ASSERT_EQ(p.walk(0, 3, {"a", "hello.txt"}), 0);
+    auto r = p.rpc(Tlock{3, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"});
+    EXPECT_EQ(Peer::lerr(r), EBADF);
+    ASSERT_EQ(p.lopen(3, O_RDONLY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{3, 7, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4242, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EBADF);
+    // A teardown (the peer's mount closed) drops them too.
+    EXPECT_EQ(lock(3, LOCK_TYPE_WRLCK), LOCK_SUCCESS);
+    EXPECT_EQ(local(LOCK_SH), EWOULDBLOCK);
+    p.srv->teardown();
+    EXPECT_EQ(local(LOCK_EX), 0);
 }
 
 // ---------------------------------------------------------------- flush
@@ -934,7 +992,8 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
         Tlock{1, 1, 1, 0, 0, 1, "c"}, Tgetlock{1, 1, 0, 0, 1, "c"}, Tlink{0, 1, "l"},
         Tmknod{0, "k", S_IFIFO | 0644, 0, 0, 0}, Treadlink{2}, Tstatfs{0}, Tfsync{1, {}},
         Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"},
-        Tfallocate{1, 3, 0, 4096}};
+        Tfallocate{1, 3, 0, 4096},
+        Tlock{1, 1, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"}};
     uint32_t seed = 12345;
     auto rnd = [&] { return seed = seed * 1103515245u + 12345u, seed >> 8; };
     for (int i = 0; i < 20000; i++) {

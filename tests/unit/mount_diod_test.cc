@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -334,6 +335,17 @@ TEST_F(DiodMount, FilesDirsLinksAttrs) {
             EXPECT_NE(fallocate(fd.get(), mode, 0, 4096), 0) << mode;
             EXPECT_EQ(errno, EOPNOTSUPP) << mode;
         }
+        // flock stays kernel-local: two opens on this mount conflict, but
+        // diod's side does not see it.
+        Fd other(open(P("hl").c_str(), O_RDONLY));
+        ASSERT_TRUE(other);
+        ASSERT_EQ(flock(fd.get(), LOCK_EX | LOCK_NB), 0) << strerror(errno);
+        EXPECT_NE(flock(other.get(), LOCK_EX | LOCK_NB), 0);
+        EXPECT_EQ(errno, EWOULDBLOCK);
+        Fd there(open(E("d/b.txt").c_str(), O_RDONLY));
+        ASSERT_TRUE(there);
+        EXPECT_EQ(flock(there.get(), LOCK_EX | LOCK_NB), 0) << "diod's side saw a kernel-local flock";
+        ASSERT_EQ(flock(fd.get(), LOCK_UN), 0);
     }
     EXPECT_NE(renameat2(AT_FDCWD, P("hl").c_str(), AT_FDCWD, P("sl").c_str(), RENAME_EXCHANGE), 0);
 
