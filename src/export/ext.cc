@@ -1,15 +1,17 @@
-// The duct extension's handlers (table.h, the Duct rows): Tfallocate. They
-// exist only in a session whose Tversion agreed on "9P2000.L.duct.N"
-// (server.cc gives them slots in that session's table alone); the flock
-// flag of Tlock is in lock.cc.
+// The duct extension's handlers (table.h, the Duct rows): Tfallocate,
+// Trenameat2. They exist only in a session whose Tversion agreed on
+// "9P2000.L.duct.N" (server.cc gives them slots in that session's table
+// alone); the flock flag of Tlock is in lock.cc.
 //
 // Each does exactly the syscall the mounting side's caller made, on the
-// fid's own open descriptor, and answers its errno unchanged: what the
-// exported file system supports is what the mount supports.
+// fid's own open descriptor or the directory fids' O_PATH descriptors
+// (renameat2), and answers its errno unchanged: what the exported file
+// system supports is what the mount supports.
 //
 // Threads: workers. The open fd is copied out under Fid::mu and used
 // without it, as reads and writes do (io.cc).
 #include <fcntl.h>
+#include <stdio.h>
 
 #include "export/session.h"
 
@@ -39,6 +41,29 @@ Reply h_Tfallocate(Ctx& c, const p9::Tfallocate& m) {
     if (m.offset > uint64_t(INT64_MAX) || m.length > uint64_t(INT64_MAX)) return fail(EINVAL);
     if (fallocate(fd->get(), int(m.mode), off_t(m.offset), off_t(m.length)) != 0) return fail_errno();
     return p9::Rfallocate{};
+}
+
+// renameat2(2): Trenameat plus its flags. RENAME_NOREPLACE is atomic here,
+// where a lookup-then-rename on the mounting side could not be; after
+// RENAME_EXCHANGE the fids at either name now name the other path.
+Reply h_Trenameat2(Ctx& c, const p9::Trenameat2& m) {
+    auto od = c.fid(m.olddirfid);
+    if (!od) return fail(EBADF);
+    if (!od->is_dir()) return fail(ENOTDIR);
+    auto nd = c.fid(m.newdirfid);
+    if (!nd) return fail(EBADF);
+    if (!nd->is_dir()) return fail(ENOTDIR);
+    if (int e = check_name(m.oldname)) return fail(e);
+    if (int e = check_name(m.newname)) return fail(e);
+    // Flags we do not know are the kernel's to refuse (EINVAL), as for a
+    // local caller; RENAME_WHITEOUT needs CAP_MKNOD there as well.
+    if (renameat2(od->pfd.get(), m.oldname.c_str(), nd->pfd.get(), m.newname.c_str(), m.flags) != 0)
+        return fail_errno();
+    std::string from = join(c.s.fids.path(m.olddirfid), m.oldname);
+    std::string to = join(c.s.fids.path(m.newdirfid), m.newname);
+    if (m.flags & RENAME_EXCHANGE) c.s.fids.exchange_paths(from, to);
+    else c.s.fids.rename_paths(from, to);
+    return p9::Rrenameat2{};
 }
 
 }  // namespace duct::exp

@@ -5,12 +5,12 @@
 // work itself): access (default_permissions: the kernel checks), readdirplus,
 // copy_file_range, ioctl, poll, bmap, lseek, retrieve_reply, write_buf (write
 // is used), tmpfile.
-// Rename with flags answers EINVAL (Trenameat has none).
-// The duct extension (proto/table.h): fallocate and flock reach the peer only
-// when it is a duct that negotiated it. Otherwise fallocate answers
-// EOPNOTSUPP and flock is switched off in init, so the kernel keeps flock
-// locally, per mount. One table serves both cases: the choice is per session,
-// made in init (flock) and in each op.
+// The duct extension (proto/table.h): fallocate, flock and rename with flags
+// reach the peer only when it is a duct that negotiated it. Otherwise
+// fallocate answers EOPNOTSUPP, rename with flags EINVAL and flock is
+// switched off in init, so the kernel keeps flock locally, per mount. One
+// table serves both cases: the choice is per session, made in init (flock)
+// and in each op.
 //
 // The plain-9P2000 table (fuse_ops_plain, ops in p2000.cc) is this one with
 // the ops that differ replaced. What 9P2000 cannot express there:

@@ -24,8 +24,6 @@ declare -A KNOWN=(
   ["lock/fcntl write lock conflicts"]="F_GETLK l_pid only: the holder may be a process on either machine, and 9P's Rgetlock proc_id is no pid of ours, so the mount answers 0 (unknown, as NFS does); type, start, length and every conflict match"
   ["lock/fcntl write lock conflicts (seen on exporting side)"]="as above, l_pid only; the lock IS seen by a process on the exporting side"
   ["rw/lseek SEEK_END SEEK_DATA SEEK_HOLE"]="9P2000.L has no lseek/SEEK_DATA: without it FUSE treats the whole file as data (no holes reported), which is still correct for callers"
-  ["rename/RENAME_NOREPLACE"]="9P2000.L Trenameat has no flags; emulating NOREPLACE by a lookup first would be racy, so EINVAL"
-  ["rename/RENAME_EXCHANGE"]="9P2000.L Trenameat has no flags; an atomic exchange cannot be expressed, so EINVAL"
 )
 
 # One subdirectory per run (root, 65534, bindfs): a name removed on the

@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdio>
 
 #include <algorithm>
 #include <chrono>
@@ -372,6 +373,7 @@ TEST_F(ExportTest, BadNamesRefused) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tsymlink{0, "x/y", "t", 0})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tunlinkat{0, "../outside", 0})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Trenameat{0, "a", 0, "../moved"})), EINVAL);
+    EXPECT_TRUE(fs::exists(root / "a"));
     EXPECT_FALSE(fs::exists(base / "escape"));
     EXPECT_FALSE(fs::exists(base / "moved"));
 }
@@ -713,8 +715,10 @@ TEST_F(ExportTest, DuctExtensionOnlyWhenNegotiated) {
     ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
     ASSERT_EQ(p.lopen(1, O_RDWR), 0);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), ENOSYS);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "a", 0, "z", RENAME_NOREPLACE})), ENOSYS);
     EXPECT_EQ(Peer::lerr(p.rpc(Tlock{1, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EINVAL);
     EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 13u);
+    EXPECT_TRUE(fs::exists(root / "a"));
     // The same session, renegotiated with the extension, has them.
     p.version_attach(0, Peer::kDuct);
     ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
@@ -789,6 +793,47 @@ TEST_F(ExportTest, DuctFallocateAnswersAsTheFileSystemDoes) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, ~0ull, 1})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, 0, 1ull << 63})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{4242, 0, 0, 1})), EBADF);
+}
+
+// renameat2(2) flags, atomically on the exporting side; fids follow an
+// exchange (both ways), which later path-based requests (Tremove) rely on.
+TEST_F(ExportTest, DuctRenameat2NoreplaceAndExchange) {
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    spit(root / "x", "X");
+    spit(root / "y", "Y");
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "x", 0, "y", RENAME_NOREPLACE})), EEXIST);
+    EXPECT_EQ(slurp(root / "y"), "Y");
+    ASSERT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "x", 0, "z", RENAME_NOREPLACE})), 0);
+    EXPECT_EQ(slurp(root / "z"), "X");
+    EXPECT_FALSE(fs::exists(root / "x"));
+    // EXCHANGE of a file and a directory, with fids below both names.
+    fs::create_directories(root / "d" / "sub");
+    spit(root / "d" / "sub" / "f", "F");
+    ASSERT_EQ(p.walk(0, 1, {"d", "sub", "f"}), 0);  // d/sub/f
+    ASSERT_EQ(p.walk(0, 2, {"z"}), 0);              // z
+    ASSERT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "d", 0, "z", RENAME_EXCHANGE})), 0);
+    EXPECT_TRUE(fs::is_directory(root / "z"));
+    EXPECT_EQ(slurp(root / "d"), "X");
+    // fid 1 is now z/sub/f and fid 2 is d: Tremove works by those paths.
+    ASSERT_EQ(Peer::lerr(p.rpc(Tremove{1})), 0);
+    EXPECT_FALSE(fs::exists(root / "z" / "sub" / "f"));
+    ASSERT_EQ(Peer::lerr(p.rpc(Tremove{2})), 0);
+    EXPECT_FALSE(fs::exists(root / "d"));
+    EXPECT_TRUE(fs::exists(root / "z" / "sub"));
+    // Exchange with a missing name, bad names, unknown flags: the syscall's
+    // or the name check's errno.
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "nothing", RENAME_EXCHANGE})), ENOENT);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "y", RENAME_EXCHANGE | RENAME_NOREPLACE})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "y", 0x80})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "..", 0, "q", 0})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "a/b", 0})), EINVAL);
+    ASSERT_EQ(p.walk(0, 3, {"y"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{3, "q", 0, "r", 0})), ENOTDIR);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{4242, "q", 0, "r", 0})), EBADF);
+    // No flags is a plain rename.
+    ASSERT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "y", 0, "w", 0})), 0);
+    EXPECT_EQ(slurp(root / "w"), "Y");
 }
 
 // flock(2) on the fid's own open file: two fids conflict like two opens,
@@ -992,7 +1037,7 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
         Tlock{1, 1, 1, 0, 0, 1, "c"}, Tgetlock{1, 1, 0, 0, 1, "c"}, Tlink{0, 1, "l"},
         Tmknod{0, "k", S_IFIFO | 0644, 0, 0, 0}, Treadlink{2}, Tstatfs{0}, Tfsync{1, {}},
         Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"},
-        Tfallocate{1, 3, 0, 4096},
+        Tfallocate{1, 3, 0, 4096}, Trenameat2{0, "a", 0, "abs", 2},
         Tlock{1, 1, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"}};
     uint32_t seed = 12345;
     auto rnd = [&] { return seed = seed * 1103515245u + 12345u, seed >> 8; };

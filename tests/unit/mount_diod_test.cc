@@ -348,6 +348,12 @@ TEST_F(DiodMount, FilesDirsLinksAttrs) {
         ASSERT_EQ(flock(fd.get(), LOCK_UN), 0);
     }
     EXPECT_NE(renameat2(AT_FDCWD, P("hl").c_str(), AT_FDCWD, P("sl").c_str(), RENAME_EXCHANGE), 0);
+    EXPECT_EQ(errno, EINVAL);
+    // (onto an existing name the kernel itself answers EEXIST first)
+    EXPECT_NE(renameat2(AT_FDCWD, P("hl").c_str(), AT_FDCWD, P("new").c_str(), RENAME_NOREPLACE), 0);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(slurp(P("hl")), "abcdef");  // nothing moved
+    EXPECT_NE(access(E("new").c_str(), F_OK), 0);
 
     // unlink / rmdir
     EXPECT_NE(rmdir(P("d").c_str()), 0);
