@@ -1,17 +1,18 @@
 // The duct extension's handlers (table.h, the Duct rows): Tfallocate,
-// Trenameat2. They exist only in a session whose Tversion agreed on
+// Tlseek, Trenameat2. They exist only in a session whose Tversion agreed on
 // "9P2000.L.duct.N" (server.cc gives them slots in that session's table
 // alone); the flock flag of Tlock is in lock.cc.
 //
 // Each does exactly the syscall the mounting side's caller made, on the
-// fid's own open descriptor or the directory fids' O_PATH descriptors
-// (renameat2), and answers its errno unchanged: what the exported file
-// system supports is what the mount supports.
+// fid's own open descriptor (fallocate, lseek) or the directory fids'
+// O_PATH descriptors (renameat2), and answers its errno unchanged: what the
+// exported file system supports is what the mount supports.
 //
 // Threads: workers. The open fd is copied out under Fid::mu and used
 // without it, as reads and writes do (io.cc).
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "export/session.h"
 
@@ -41,6 +42,27 @@ Reply h_Tfallocate(Ctx& c, const p9::Tfallocate& m) {
     if (m.offset > uint64_t(INT64_MAX) || m.length > uint64_t(INT64_MAX)) return fail(EINVAL);
     if (fallocate(fd->get(), int(m.mode), off_t(m.offset), off_t(m.length)) != 0) return fail_errno();
     return p9::Rfallocate{};
+}
+
+// lseek(2) on the fid's open file, for the whences that do not depend on a
+// file position (9P has none: every Tread/Twrite names its offset): SEEK_SET,
+// SEEK_END and, the reason for the message, SEEK_DATA/SEEK_HOLE, which only
+// the exporting file system knows (ENXIO past the end, as it says).
+// SEEK_CUR would read a position no client can see: EINVAL. Directories:
+// EINVAL too, since their descriptor's position belongs to Treaddir.
+Reply h_Tlseek(Ctx& c, const p9::Tlseek& m) {
+    auto f = c.fid(m.fid);
+    if (!f) return fail(EBADF);
+    auto fd = opened_fd(*f);
+    if (!fd) return fail(EBADF);
+    if (f->is_dir()) return fail(EINVAL);
+    int whence = m.whence;
+    if (whence != SEEK_SET && whence != SEEK_END && whence != SEEK_DATA && whence != SEEK_HOLE)
+        return fail(EINVAL);
+    if (m.offset > uint64_t(INT64_MAX)) return fail(EINVAL);  // a negative off_t: lseek says EINVAL
+    off_t r = lseek(fd->get(), off_t(m.offset), whence);
+    if (r < 0) return fail_errno();
+    return p9::Rlseek{uint64_t(r)};
 }
 
 // renameat2(2): Trenameat plus its flags. RENAME_NOREPLACE is atomic here,

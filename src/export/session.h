@@ -169,7 +169,7 @@ DUCT_HANDLER(Tlock) DUCT_HANDLER(Tgetlock)
 // plain 9P2000 (plain.cc)
 DUCT_HANDLER(Topen) DUCT_HANDLER(Tcreate) DUCT_HANDLER(Tstat) DUCT_HANDLER(Twstat)
 // the duct extension, only in a session that negotiated it (ext.cc)
-DUCT_HANDLER(Tfallocate) DUCT_HANDLER(Trenameat2)
+DUCT_HANDLER(Tfallocate) DUCT_HANDLER(Tlseek) DUCT_HANDLER(Trenameat2)
 #undef DUCT_HANDLER
 
 // Reads of a directory in 9P2000 (packed stat records; dir.cc) and reads of

@@ -8,6 +8,8 @@
 
 namespace duct::mnt {
 
+// Tlseek for SEEK_DATA/SEEK_HOLE (ops_file.cc).
+void op_lseek(fuse_req_t, fuse_ino_t, off_t, int, fuse_file_info*);
 // flock(2) as Tlock with LOCK_FLAGS_FLOCK (ops_xattr_lock.cc).
 void op_flock(fuse_req_t, fuse_ino_t, fuse_file_info*, int);
 

@@ -2,13 +2,17 @@
 // (clone the dir fid + Tlcreate, then a walk for the new node), read/write
 // (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit), flush (nothing
 // is cached, so nothing to do), release (Tclunk), fsync (Tfsync).
-// fallocate has no 9P2000.L message: with a duct that negotiated the
-// extension it is Tfallocate on the open fid (table.h); with any other peer
-// EOPNOTSUPP (glibc's posix_fallocate then writes zeros). Runs on FUSE
-// workers; each op blocks in rpc.
+// fallocate and lseek(SEEK_DATA/SEEK_HOLE) have no 9P2000.L message: with a
+// duct that negotiated the extension they are Tfallocate / Tlseek on the
+// open fid (table.h); with any other peer fallocate is EOPNOTSUPP (glibc's
+// posix_fallocate then writes zeros) and lseek is ENOSYS, which makes the
+// kernel use its generic lseek from then on (the whole file is data).
+// SEEK_SET/CUR/END never reach us: the kernel does them itself. Runs on
+// FUSE workers; each op blocks in rpc.
 #include <cerrno>
 #include <cstring>
 
+#include "mount/ext_ops.h"
 #include "mount/fs.h"
 
 namespace duct::mnt {
@@ -136,6 +140,16 @@ void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t leng
     fuse_reply_err(req, fs.c.call(Tfallocate{fh_fid(fi->fh), uint32_t(mode), uint64_t(offset),
                                              uint64_t(length)},
                                   r, req));
+}
+
+void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    if (!fs.c.duct_ext()) return (void)fuse_reply_err(req, ENOSYS);  // kernel: generic lseek for good
+    Rlseek r;
+    if (int e = fs.c.call(Tlseek{fh_fid(fi->fh), uint64_t(off), uint8_t(whence)}, r, req))
+        return (void)fuse_reply_err(req, e);
+    if (r.offset > uint64_t(INT64_MAX)) return (void)fuse_reply_err(req, EIO);  // a bogus peer
+    fuse_reply_lseek(req, off_t(r.offset));
 }
 
 }  // namespace duct::mnt

@@ -3,11 +3,12 @@
 //
 // Not implemented (libfuse answers ENOSYS at once, or the kernel does the
 // work itself): access (default_permissions: the kernel checks), readdirplus,
-// copy_file_range, ioctl, poll, bmap, lseek, retrieve_reply, write_buf (write
-// is used), tmpfile.
-// The duct extension (proto/table.h): fallocate, flock and rename with flags
-// reach the peer only when it is a duct that negotiated it. Otherwise
-// fallocate answers EOPNOTSUPP, rename with flags EINVAL and flock is
+// copy_file_range, ioctl, poll, bmap, retrieve_reply, write_buf (write is
+// used), tmpfile.
+// The duct extension (proto/table.h): fallocate, lseek (SEEK_DATA/HOLE),
+// flock and rename with flags reach the peer only when it is a duct that
+// negotiated it. Otherwise fallocate answers EOPNOTSUPP, lseek ENOSYS (the
+// kernel then uses its generic lseek), rename with flags EINVAL and flock is
 // switched off in init, so the kernel keeps flock locally, per mount. One
 // table serves both cases: the choice is per session, made in init (flock)
 // and in each op.
@@ -90,6 +91,7 @@ static fuse_lowlevel_ops make_ops() {
     o.getlk = op_getlk;
     o.setlk = op_setlk;
     o.flock = op_flock;
+    o.lseek = op_lseek;
     return o;
 }
 
@@ -128,6 +130,7 @@ static fuse_lowlevel_ops make_plain_ops() {
     o.getlk = p2000::op_getlk;
     o.setlk = p2000::op_setlk;
     o.flock = nullptr;  // no extension over 9P2000: kernel-local flock
+    o.lseek = nullptr;
     return o;
 }
 

@@ -23,7 +23,6 @@ declare -A KNOWN=(
   ["mknod/chr device usable"]="deliberate: the mount is nodev,nosuid (libfuse default) so a peer cannot plant device nodes or setuid programs; the node itself is created and stat'ed correctly (mknod/chr passes)"
   ["lock/fcntl write lock conflicts"]="F_GETLK l_pid only: the holder may be a process on either machine, and 9P's Rgetlock proc_id is no pid of ours, so the mount answers 0 (unknown, as NFS does); type, start, length and every conflict match"
   ["lock/fcntl write lock conflicts (seen on exporting side)"]="as above, l_pid only; the lock IS seen by a process on the exporting side"
-  ["rw/lseek SEEK_END SEEK_DATA SEEK_HOLE"]="9P2000.L has no lseek/SEEK_DATA: without it FUSE treats the whole file as data (no holes reported), which is still correct for callers"
 )
 
 # One subdirectory per run (root, 65534, bindfs): a name removed on the

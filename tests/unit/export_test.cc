@@ -715,6 +715,7 @@ TEST_F(ExportTest, DuctExtensionOnlyWhenNegotiated) {
     ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
     ASSERT_EQ(p.lopen(1, O_RDWR), 0);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), ENOSYS);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlseek{1, 0, SEEK_DATA})), ENOSYS);
     EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "a", 0, "z", RENAME_NOREPLACE})), ENOSYS);
     EXPECT_EQ(Peer::lerr(p.rpc(Tlock{1, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EINVAL);
     EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 13u);
@@ -793,6 +794,51 @@ TEST_F(ExportTest, DuctFallocateAnswersAsTheFileSystemDoes) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, ~0ull, 1})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, 0, 1ull << 63})), EINVAL);
     EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{4242, 0, 0, 1})), EBADF);
+}
+
+// lseek(2) SEEK_DATA/SEEK_HOLE as the exported file system answers them.
+TEST_F(ExportTest, DuctLseekFindsDataAndHoles) {
+    {
+        int fd = open((root / "sparse").c_str(), O_CREAT | O_RDWR, 0644);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(pwrite(fd, "x", 1, 1 << 20), 1);
+        close(fd);
+    }
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    ASSERT_EQ(p.walk(0, 1, {"sparse"}), 0);
+    ASSERT_EQ(p.lopen(1, O_RDONLY), 0);
+    int lfd = open((root / "sparse").c_str(), O_RDONLY);
+    ASSERT_GE(lfd, 0);
+    auto remote = [&](uint64_t off, int whence, uint64_t& out) {
+        auto r = p.rpc(Tlseek{1, off, uint8_t(whence)});
+        if (auto* l = std::get_if<Rlseek>(&r.msg)) out = l->offset;
+        return Peer::lerr(r);
+    };
+    for (auto [off, whence] : std::vector<std::pair<uint64_t, int>>{
+             {0, SEEK_DATA}, {0, SEEK_HOLE}, {4096, SEEK_DATA}, {1 << 20, SEEK_HOLE},
+             {2 << 20, SEEK_DATA}, {2 << 20, SEEK_HOLE}, {0, SEEK_END}, {7, SEEK_SET}}) {
+        SCOPED_TRACE(std::to_string(off) + " whence " + std::to_string(whence));
+        uint64_t got = 0;
+        int e = remote(off, whence, got);
+        off_t want = lseek(lfd, off_t(off), whence);
+        if (want < 0) {
+            EXPECT_EQ(e, errno);
+        } else {
+            EXPECT_EQ(e, 0);
+            EXPECT_EQ(got, uint64_t(want));
+        }
+    }
+    close(lfd);
+    uint64_t ignored;
+    EXPECT_EQ(remote(0, SEEK_CUR, ignored), EINVAL);  // no file position in 9P
+    EXPECT_EQ(remote(0, 9, ignored), EINVAL);
+    EXPECT_EQ(remote(1ull << 63, SEEK_DATA, ignored), EINVAL);
+    ASSERT_EQ(p.walk(0, 2, {"a"}), 0);
+    ASSERT_EQ(p.lopen(2, O_RDONLY | O_DIRECTORY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlseek{2, 0, SEEK_DATA})), EINVAL);  // a directory's position is Treaddir's
+    ASSERT_EQ(p.walk(0, 3, {"sparse"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlseek{3, 0, SEEK_DATA})), EBADF);  // not open
 }
 
 // renameat2(2) flags, atomically on the exporting side; fids follow an
@@ -1037,7 +1083,7 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
         Tlock{1, 1, 1, 0, 0, 1, "c"}, Tgetlock{1, 1, 0, 0, 1, "c"}, Tlink{0, 1, "l"},
         Tmknod{0, "k", S_IFIFO | 0644, 0, 0, 0}, Treadlink{2}, Tstatfs{0}, Tfsync{1, {}},
         Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"},
-        Tfallocate{1, 3, 0, 4096}, Trenameat2{0, "a", 0, "abs", 2},
+        Tfallocate{1, 3, 0, 4096}, Tlseek{1, 0, 3}, Trenameat2{0, "a", 0, "abs", 2},
         Tlock{1, 1, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"}};
     uint32_t seed = 12345;
     auto rnd = [&] { return seed = seed * 1103515245u + 12345u, seed >> 8; };

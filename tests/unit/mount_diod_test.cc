@@ -335,6 +335,13 @@ TEST_F(DiodMount, FilesDirsLinksAttrs) {
             EXPECT_NE(fallocate(fd.get(), mode, 0, 4096), 0) << mode;
             EXPECT_EQ(errno, EOPNOTSUPP) << mode;
         }
+        // lseek: the kernel's generic answer (the whole file is data).
+        struct stat fst;
+        ASSERT_EQ(fstat(fd.get(), &fst), 0);
+        EXPECT_EQ(lseek(fd.get(), 0, SEEK_DATA), 0);
+        EXPECT_EQ(lseek(fd.get(), 0, SEEK_HOLE), fst.st_size);
+        EXPECT_EQ(lseek(fd.get(), fst.st_size + 10, SEEK_DATA), -1);
+        EXPECT_EQ(errno, ENXIO);
         // flock stays kernel-local: two opens on this mount conflict, but
         // diod's side does not see it.
         Fd other(open(P("hl").c_str(), O_RDONLY));
