@@ -52,15 +52,25 @@ std::string FidTable::path(uint32_t id) const {
     return it == map_.end() ? std::string() : it->second.path;
 }
 
+namespace {
+// True if path is `dir` itself or below it.
+bool at_or_below(const std::string& path, const std::string& dir) {
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                           path[dir.size()] == '/');
+}
+}  // namespace
+
 void FidTable::rename_paths(const std::string& from, const std::string& to) {
     std::lock_guard<std::mutex> g(mu_);
+    for (auto& [id, e] : map_)
+        if (at_or_below(e.path, from)) e.path = to + e.path.substr(from.size());
+}
+
+void FidTable::exchange_paths(const std::string& a, const std::string& b) {
+    std::lock_guard<std::mutex> g(mu_);
     for (auto& [id, e] : map_) {
-        if (e.path == from) {
-            e.path = to;
-        } else if (e.path.size() > from.size() && e.path.compare(0, from.size(), from) == 0 &&
-                   e.path[from.size()] == '/') {
-            e.path = to + e.path.substr(from.size());
-        }
+        if (at_or_below(e.path, a)) e.path = b + e.path.substr(a.size());
+        else if (at_or_below(e.path, b)) e.path = a + e.path.substr(b.size());
     }
 }
 

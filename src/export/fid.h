@@ -90,6 +90,9 @@ public:
     std::string path(uint32_t id) const;  // "" for the root or unknown fids
     // After a rename: every fid at `from` or below it now lives under `to`.
     void rename_paths(const std::string& from, const std::string& to);
+    // After RENAME_EXCHANGE: fids at or below a now live under b and those
+    // at or below b under a, in one step (neither may contain the other).
+    void exchange_paths(const std::string& a, const std::string& b);
     // Drops every fid; returns them (with their paths) so the caller can
     // finish each like a clunk (ORCLOSE, pending xattr) and decide where
     // the descriptors close.

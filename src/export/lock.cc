@@ -14,7 +14,16 @@
 // Threads: workers; the fd is copied out under Fid::mu, owners under
 // LockOwners::mu (held across the owner's open and fcntl: both are quick,
 // local and never wait on another lock holder).
+//
+// flock (the duct extension, table.h): a Tlock with LOCK_FLAGS_FLOCK is a
+// BSD flock(2) on the fid's OWN open descriptor. flock belongs to an open
+// file description, and each open on the mounting side is its own fid with
+// its own description here, so two opens conflict, a dup or fork shares,
+// and the exporting side's own flock(2) callers see it. It is released by
+// LOCK_UN or when the fid is clunked (release: its descriptor closes).
+// LOCK_NB always, for the reason above: contention is LOCK_BLOCKED.
 #include <fcntl.h>
+#include <sys/file.h>
 
 #include "export/session.h"
 
@@ -42,9 +51,36 @@ bool range(uint64_t start, uint64_t length, struct flock& fl) {
 
 }  // namespace
 
+namespace {
+
+Reply flock_fid(Fid& f, uint8_t type) {
+    int op;
+    switch (type) {
+    case p9::LOCK_TYPE_RDLCK: op = LOCK_SH; break;
+    case p9::LOCK_TYPE_WRLCK: op = LOCK_EX; break;
+    case p9::LOCK_TYPE_UNLCK: op = LOCK_UN; break;
+    default: return fail(EINVAL);
+    }
+    auto fd = f.open_fd();
+    if (!fd) return fail(EBADF);
+    if (flock(fd->get(), op | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) return p9::Rlock{p9::LOCK_BLOCKED};
+        return fail_errno();
+    }
+    return p9::Rlock{p9::LOCK_SUCCESS};
+}
+
+}  // namespace
+
 Reply h_Tlock(Ctx& c, const p9::Tlock& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
+    if (m.flags & p9::LOCK_FLAGS_FLOCK) {
+        // Only a duct that negotiated the extension means flock by this
+        // bit; from anyone else it is a flag 9P2000.L does not define.
+        if (!c.s.duct()) return fail(EINVAL);
+        return flock_fid(*f, m.type);
+    }
     int oflags;
     {
         std::lock_guard<std::mutex> g(f->mu);

@@ -67,6 +67,14 @@ constexpr Table make_l() {
     SLOT(Tlock) SLOT(Tgetlock)
     return t;
 }
+// The duct extension (table.h), only on a session that negotiated it: in a
+// plain .L session these slots are empty and answer ENOSYS, as a type we do
+// not know at all does.
+constexpr Table make_duct() {
+    Table t = make_l();
+    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2)
+    return t;
+}
 constexpr Table make_plain() {
     Table t{};
     SLOT(Tauth) SLOT(Tattach) SLOT(Twalk) SLOT(Tclunk) SLOT(Tremove) SLOT(Tread) SLOT(Twrite)
@@ -75,6 +83,7 @@ constexpr Table make_plain() {
 }
 #undef SLOT
 constexpr Table kL = make_l();
+constexpr Table kDuct = make_duct();
 constexpr Table kPlain = make_plain();
 
 class ServerImpl final : public Server {
@@ -273,13 +282,23 @@ void ServerImpl::handle(std::string frame) {
 // version(5): msize is the smaller of the two; the version is the client's
 // if we speak it, a lower one we do speak ("9P2000.u" -> "9P2000"), else
 // "unknown". It aborts all outstanding I/O and clunks every fid.
+//  - "9P2000.L" is answered exactly so (the kernel's v9fs wants that string);
+//  - "9P2000.L.duct.N" (another duct's mount, messages.h) gets the duct
+//    extension at the lower of the two levels;
+//  - any other "9P2000.L.<x>" (gVisor's "9P2000.L.Google.N", a future duct
+//    level we do not parse) is an extension of 9P2000.L we do not know:
+//    answer its base "9P2000.L", the earlier version we speak;
+//  - "9P2000", "9P2000.u", ...: plain 9P2000.
 void ServerImpl::version(const p9::Fcall& fc) {
     const auto& m = std::get<p9::Tversion>(fc.msg);
     uint32_t msize = std::min(m.msize, s_.opts.max_msize);
     std::string ver = "unknown";
     p9::Dialect d = p9::Dialect::L;
-    if (m.version == "9P2000.L") {
-        ver = m.version;
+    if (uint32_t level = p9::duct_level(m.version)) {
+        ver = p9::duct_version(std::min(level, p9::kDuctLevel));
+        d = p9::Dialect::Duct;
+    } else if (m.version == "9P2000.L" || m.version.rfind("9P2000.L.", 0) == 0) {
+        ver = "9P2000.L";
     } else if (m.version.rfind("9P2000", 0) == 0) {
         ver = "9P2000";
         d = p9::Dialect::P2000;
@@ -397,7 +416,7 @@ void ServerImpl::run(Job& j) {
         complete(tag, j.epoch, nullptr);
         return;
     }
-    const Table& t = d == p9::Dialect::P2000 ? kPlain : kL;
+    const Table& t = d == p9::Dialect::P2000 ? kPlain : d == p9::Dialect::Duct ? kDuct : kL;
     Handler h = t[j.fc.type()];
     Reply r = h ? h(c, j.fc) : fail(ENOSYS);
     std::string frame = encode_reply(tag, r, d);

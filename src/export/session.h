@@ -94,6 +94,8 @@ struct Session {
         return m > p9::IOHDRSZ ? m - p9::IOHDRSZ : 0;
     }
     bool plain() const { return dialect.load() == p9::Dialect::P2000; }
+    // The peer is a duct that negotiated the extension (table.h).
+    bool duct() const { return dialect.load() == p9::Dialect::Duct; }
 };
 
 // One request's view: the session plus the per-request credential switch.
@@ -166,6 +168,8 @@ DUCT_HANDLER(Txattrwalk) DUCT_HANDLER(Txattrcreate)
 DUCT_HANDLER(Tlock) DUCT_HANDLER(Tgetlock)
 // plain 9P2000 (plain.cc)
 DUCT_HANDLER(Topen) DUCT_HANDLER(Tcreate) DUCT_HANDLER(Tstat) DUCT_HANDLER(Twstat)
+// the duct extension, only in a session that negotiated it (ext.cc)
+DUCT_HANDLER(Tfallocate) DUCT_HANDLER(Tlseek) DUCT_HANDLER(Trenameat2)
 #undef DUCT_HANDLER
 
 // Reads of a directory in 9P2000 (packed stat records; dir.cc) and reads of

@@ -133,6 +133,10 @@ void Client::rpc_pair(Message a, Fcall& ra, int& ea, Message b, Fcall& rb, int& 
 }
 
 int Client::version(uint32_t msize, const std::string& ver, Rversion& r) {
+    // A fresh Tversion starts a new session (version(5)): forget what an
+    // earlier attempt's answer set (a refusal may carry msize 0).
+    msize_ = msize;
+    dialect_ = Dialect::L;
     std::condition_variable cv;
     Pending p;
     p.cv = &cv;
@@ -179,9 +183,15 @@ void Client::deliver(std::string frame) {
     }
     if (!err) p->reply = std::move(f);
     if (!err && p->ttype == Tversion::kType) {
+        // Set here, before the next frame is decoded, not by the waiter.
+        // An answer the handshake will refuse ("unknown") changes nothing.
         auto& rv = std::get<Rversion>(p->reply.msg);
+        bool known = true;
         if (rv.version == "9P2000") dialect_ = Dialect::P2000;
-        if (rv.msize < msize_) msize_ = rv.msize;
+        else if (duct_level(rv.version)) dialect_ = Dialect::Duct;
+        else if (rv.version == "9P2000.L") dialect_ = Dialect::L;
+        else known = false;
+        if (known && rv.msize < msize_) msize_ = rv.msize;
     }
     finish(p, err);
 }

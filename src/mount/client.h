@@ -58,7 +58,8 @@ public:
         take(fa, ra, ea);
         take(fb, rb, eb);
     }
-    // Tversion with NOTAG (version(5)); sets msize and dialect on success.
+    // Tversion with NOTAG (version(5)); sets msize and dialect from a
+    // recognised answer ("9P2000", "9P2000.L", "9P2000.L.duct.N").
     int version(uint32_t msize, const std::string& ver, p9::Rversion& r);
 
     // Fids. A fid is free for reuse only once its Tclunk is answered.
@@ -76,6 +77,9 @@ public:
     void drain(int ms);
 
     p9::Dialect dialect() const { return dialect_.load(); }
+    // The peer is a duct that agreed on the extension (table.h): the ops
+    // may send its messages. Otherwise they answer as before it existed.
+    bool duct_ext() const { return dialect_.load() == p9::Dialect::Duct; }
     uint32_t msize() const { return msize_.load(); }
     uint32_t iosize() const { return msize_.load() - p9::IOHDRSZ; }
     MountStats stats() const;

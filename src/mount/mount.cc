@@ -25,6 +25,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "base/fd.h"
 #include "base/log.h"
@@ -133,22 +134,62 @@ private:
     std::atomic<bool> ending_{false};
 };
 
+// Tversion, trying the versions we speak from the richest down. version(5):
+// the answer is the offered version or an older one, and every Tversion
+// starts the session afresh, so a refused offer costs one round trip and
+// nothing else.
+//  1. "9P2000.L.duct.N" (messages.h): another duct answers it (perhaps with
+//     a lower N) and the duct extension is on. What others answer, checked
+//     in their sources: diod Rlerror EIO (libnpfs/fcall.c np_version: only
+//     exactly "9P2000.L"), hugelgupf/p9 "unknown" (older: Rlerror EINVAL;
+//     p9/version.go parseVersion knows only "9P2000.L[.Google.N]"), Plan 9
+//     lib9p and Inferno "9P2000" (lib9p/srv.c sversion: prefix "9P2000";
+//     Inferno emu/port/exportfs.c Exversion and appl/lib/styx.b compatible
+//     cut at the first '.'), and so does a duct older than the extension.
+//     The Linux kernel never serves. Any answer but ours means step 2: a
+//     "9P2000" here may come from an older duct that would agree to .L.
+//  2. "9P2000.L": "9P2000.L", or "9P2000" from a Plan 9 / Inferno peer (the
+//     original duct); an error or "unknown" means step 3.
+//  3. "9P2000": for a server that compares the whole string to "9P2000".
+// The suffix is safe because no server we know treats an unknown version as
+// anything but unknown or a lower version, and a refusal leaves no state
+// (diod keeps the connection; its np_check_allowed drops a connection for
+// an unknown message TYPE, which is why the extension's messages go only
+// to a peer that said "9P2000.L.duct"). A probe at attach time instead
+// would mean sending such a message to peers that may drop us for it.
+// --dialect 9P2000 offers only step 3's version.
 bool FuseMount::handshake(std::string& err) {
+    const std::string duct = duct_version(kDuctLevel);
+    std::vector<std::string> offers = {opts_.dialect};
+    if (opts_.dialect == "9P2000.L") offers = {duct, "9P2000.L", "9P2000"};
     Rversion rv;
-    if (int e = client_.version(opts_.msize, opts_.dialect, rv)) {
-        err = "Tversion: " + errtext(e);
-        return false;
+    bool ok = false;
+    std::string tried;
+    for (const std::string& offer : offers) {
+        int e = client_.version(opts_.msize, offer, rv);
+        if (client_.is_lost()) {
+            err = "Tversion: " + errtext(e ? e : EIO);
+            return false;
+        }
+        tried += (tried.empty() ? "" : ", ") + offer + " -> " +
+                 (e ? errtext(e) : "\"" + rv.version + "\"");
+        if (e) continue;
+        const std::string& v = rv.version;
+        if (offer == duct) {
+            uint32_t level = duct_level(v);
+            ok = (level >= 1 && level <= kDuctLevel) || v == "9P2000.L";
+        } else if (offer == "9P2000.L") {
+            ok = v == "9P2000.L" || v == "9P2000";
+        } else {
+            ok = v == "9P2000";  // never more than offered
+        }
+        if (ok) break;
     }
-    // version(5): the answer is the offered version or an older one. A peer
-    // offered 9P2000.L may fall back to plain 9P2000 (Plan 9, Inferno, the
-    // original duct); one offered 9P2000 must not answer 9P2000.L.
-    bool ok = rv.version == "9P2000" ||
-              (rv.version == "9P2000.L" && opts_.dialect == "9P2000.L");
     if (!ok) {
-        err = "peer answered Tversion " + opts_.dialect + " with \"" + rv.version +
-              "\"; need 9P2000.L or 9P2000";
+        err = "no 9P version in common with the peer (" + tried + "); need 9P2000.L or 9P2000";
         return false;
     }
+    if (verbose() && client_.duct_ext()) log_info("mount: peer is a duct: extension %s", rv.version.c_str());
     if (rv.msize < MINMSIZE || rv.msize > opts_.msize) {
         err = "peer's msize " + std::to_string(rv.msize) + " is unusable";
         return false;

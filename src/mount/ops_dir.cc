@@ -3,9 +3,13 @@
 // that fills up simply resumes at the last cookie), releasedir (Tclunk),
 // fsyncdir, mkdir (Tmkdir), rmdir/unlink (Tunlinkat), rename (Trenameat);
 // servers without the *at messages (diod) get Tremove / Trename instead.
+// rename with RENAME_NOREPLACE/EXCHANGE: Trenameat2 when the peer is a duct
+// that negotiated the extension (table.h), else EINVAL (Trenameat has no
+// flags, and emulating NOREPLACE by a lookup first would be racy).
 // Not done: readdirplus (it would cost a walk + getattr per entry).
 // Runs on FUSE workers; each op blocks in rpc.
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "mount/fs.h"
@@ -105,16 +109,34 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
     unlinkat(req, parent, name, 0);
 }
 
+// After a rename the kernel keeps the node that moved: give it a fid walked
+// to its new name (fids of path-based servers stay at the old name).
+static void refresh_node(Fs& fs, fuse_req_t req, uint32_t dirfid, const char* name) {
+    uint32_t fid;
+    Rgetattr a;
+    if (walk(fs, dirfid, name, fid, req) == 0) {
+        uint32_t spare = fid;
+        if (getattr(fs, fid, a, req) == 0) fs.nodes.refresh(fid, a.qid, a.gen, &spare);
+        if (spare != NOFID) fs.c.clunk_async(spare);
+    }
+}
+
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                const char* newname, unsigned flags) {
-    // Trenameat has no flags: RENAME_NOREPLACE/EXCHANGE cannot be honoured.
-    if (flags) return (void)fuse_reply_err(req, EINVAL);
     Fs& fs = fs_of(req);
+    // Only the extension carries flags: without it NOREPLACE/EXCHANGE
+    // cannot be honoured (the kernel gives the caller EINVAL, as for a
+    // file system without renameat2).
+    if (flags && !fs.c.duct_ext()) return (void)fuse_reply_err(req, EINVAL);
     uint32_t ofid, nfid;
     if (int e = node_fid(fs, parent, ofid)) return (void)fuse_reply_err(req, e);
     if (int e = node_fid(fs, newparent, nfid)) return (void)fuse_reply_err(req, e);
     int e = EOPNOTSUPP;
-    if (!fs.no_renameat.load()) {
+    if (flags) {
+        Rrenameat2 r;
+        e = fs.c.call(Trenameat2{ofid, name, nfid, newname, uint32_t(flags)}, r, req);
+        if (e) return (void)fuse_reply_err(req, e);
+    } else if (!fs.no_renameat.load()) {
         Rrenameat r;
         e = fs.c.call(Trenameat{ofid, name, nfid, newname}, r, req);
         if (e == EOPNOTSUPP) fs.no_renameat = true;  // e.g. diod: Trename for good
@@ -129,15 +151,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
         }
     }
     if (e) return (void)fuse_reply_err(req, e);
-    // The kernel keeps the moved node; give it a fid walked to its new name
-    // (fids of path-based servers stay at the old name).
-    uint32_t fid;
-    Rgetattr a;
-    if (walk(fs, nfid, newname, fid, req) == 0) {
-        uint32_t spare = fid;
-        if (getattr(fs, fid, a, req) == 0) fs.nodes.refresh(fid, a.qid, a.gen, &spare);
-        if (spare != NOFID) fs.c.clunk_async(spare);
-    }
+    refresh_node(fs, req, nfid, newname);
+    if (flags & RENAME_EXCHANGE) refresh_node(fs, req, ofid, name);  // both moved
     fuse_reply_err(req, 0);
 }
 

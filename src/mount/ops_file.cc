@@ -2,11 +2,17 @@
 // (clone the dir fid + Tlcreate, then a walk for the new node), read/write
 // (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit), flush (nothing
 // is cached, so nothing to do), release (Tclunk), fsync (Tfsync).
-// fallocate has no 9P2000.L message: EOPNOTSUPP. Runs on FUSE workers; each
-// op blocks in rpc.
+// fallocate and lseek(SEEK_DATA/SEEK_HOLE) have no 9P2000.L message: with a
+// duct that negotiated the extension they are Tfallocate / Tlseek on the
+// open fid (table.h); with any other peer fallocate is EOPNOTSUPP (glibc's
+// posix_fallocate then writes zeros) and lseek is ENOSYS, which makes the
+// kernel use its generic lseek from then on (the whole file is data).
+// SEEK_SET/CUR/END never reach us: the kernel does them itself. Runs on
+// FUSE workers; each op blocks in rpc.
 #include <cerrno>
 #include <cstring>
 
+#include "mount/ext_ops.h"
 #include "mount/fs.h"
 
 namespace duct::mnt {
@@ -136,8 +142,26 @@ void op_fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
     fuse_reply_err(req, e);
 }
 
-void op_fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
-    fuse_reply_err(req, EOPNOTSUPP);  // 9P2000.L has no Tfallocate
+void op_fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
+                  fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    if (!fs.c.duct_ext()) return (void)fuse_reply_err(req, EOPNOTSUPP);  // 9P2000.L has no Tfallocate
+    // The kernel has checked offset >= 0 and length > 0; the mode bits go
+    // as they are, so the exporting file system decides what it supports.
+    Rfallocate r;
+    fuse_reply_err(req, fs.c.call(Tfallocate{fh_fid(fi->fh), uint32_t(mode), uint64_t(offset),
+                                             uint64_t(length)},
+                                  r, req));
+}
+
+void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+    Fs& fs = fs_of(req);
+    if (!fs.c.duct_ext()) return (void)fuse_reply_err(req, ENOSYS);  // kernel: generic lseek for good
+    Rlseek r;
+    if (int e = fs.c.call(Tlseek{fh_fid(fi->fh), uint64_t(off), uint8_t(whence)}, r, req))
+        return (void)fuse_reply_err(req, e);
+    if (r.offset > uint64_t(INT64_MAX)) return (void)fuse_reply_err(req, EIO);  // a bogus peer
+    fuse_reply_lseek(req, off_t(r.offset));
 }
 
 }  // namespace duct::mnt

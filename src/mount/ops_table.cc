@@ -2,10 +2,16 @@
 // 9P2000.L counterpart in ops_*.cc. init sizes FUSE's I/O to the msize.
 //
 // Not implemented (libfuse answers ENOSYS at once, or the kernel does the
-// work itself): access (default_permissions: the kernel checks), flock
-// (kernel-local emulation), readdirplus, copy_file_range, ioctl, poll, bmap,
-// lseek, retrieve_reply, write_buf (write is used), tmpfile.
-// fallocate answers EOPNOTSUPP; rename with flags answers EINVAL.
+// work itself): access (default_permissions: the kernel checks), readdirplus,
+// copy_file_range, ioctl, poll, bmap, retrieve_reply, write_buf (write is
+// used), tmpfile.
+// The duct extension (proto/table.h): fallocate, lseek (SEEK_DATA/HOLE),
+// flock and rename with flags reach the peer only when it is a duct that
+// negotiated it. Otherwise fallocate answers EOPNOTSUPP, lseek ENOSYS (the
+// kernel then uses its generic lseek), rename with flags EINVAL and flock is
+// switched off in init, so the kernel keeps flock locally, per mount. One
+// table serves both cases: the choice is per session, made in init (flock)
+// and in each op.
 //
 // The plain-9P2000 table (fuse_ops_plain, ops in p2000.cc) is this one with
 // the ops that differ replaced. What 9P2000 cannot express there:
@@ -21,6 +27,7 @@
 //    names, which many servers refuse; files made for another local user
 //    keep the attach user as owner (no set_owner: 9P2000 cannot chown
 //    portably); an open directory's listing is held whole in memory.
+#include "mount/ext_ops.h"
 #include "mount/fs.h"
 #include "mount/p2000.h"
 
@@ -53,6 +60,10 @@ static void op_init(void* userdata, fuse_conn_info* conn) {
     conn->want &= ~unsigned(FUSE_CAP_WRITEBACK_CACHE);
     conn->want &= ~unsigned(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
     conn->want &= ~unsigned(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+    // libfuse asks for remote flock because the table has a flock op; only
+    // a duct peer can carry it (op_flock). Without it the kernel emulates
+    // flock on its own, as before the op existed.
+    if (!fs.c.duct_ext()) conn->want &= ~unsigned(FUSE_CAP_FLOCK_LOCKS);
 }
 
 static fuse_lowlevel_ops make_ops() {
@@ -90,6 +101,8 @@ static fuse_lowlevel_ops make_ops() {
     o.removexattr = op_removexattr;
     o.getlk = op_getlk;
     o.setlk = op_setlk;
+    o.flock = op_flock;
+    o.lseek = op_lseek;
     return o;
 }
 
@@ -127,6 +140,8 @@ static fuse_lowlevel_ops make_plain_ops() {
     o.removexattr = nullptr;
     o.getlk = p2000::op_getlk;
     o.setlk = p2000::op_setlk;
+    o.flock = nullptr;  // no extension over 9P2000: kernel-local flock
+    o.lseek = nullptr;
     return o;
 }
 

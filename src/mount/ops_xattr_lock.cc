@@ -9,8 +9,13 @@
 // owner; the export keys locks by (client_id, proc_id). POSIX drops a
 // process's locks when it closes ANY descriptor of the file: FUSE tells us
 // by flush(lock_owner), and drop_locks sends that owner's whole-file unlock.
-// Not done: flock (the kernel emulates it locally, per mount).
-// Runs on FUSE workers; each op blocks in rpc (and setlk in its retry sleep).
+// flock: with a duct that negotiated the extension, Tlock with
+// LOCK_FLAGS_FLOCK on the open fid (the exporting side takes a real flock(2)
+// on that fid's own open file, so processes there see it); with any other
+// peer op_init turns FUSE's flock off and the kernel keeps flock locally.
+// Runs on FUSE workers; each op blocks in rpc (and setlk/flock in their
+// retry sleep).
+#include <sys/file.h>
 #include <sys/xattr.h>
 
 #include <cerrno>
@@ -19,6 +24,7 @@
 #include <chrono>
 #include <thread>
 
+#include "mount/ext_ops.h"
 #include "mount/fs.h"
 
 namespace duct::mnt {
@@ -147,22 +153,50 @@ void op_getlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk) 
     fuse_reply_lock(req, &out);
 }
 
+// Sends t until the lock is granted or refused. The server never blocks a
+// worker (LOCK_BLOCKED instead), so a blocking lock is polled every 50 ms
+// here, where only this FUSE worker waits, until granted or interrupted.
+static int lock_until_done(Fs& fs, fuse_req_t req, const Tlock& t, bool sleep) {
+    for (;;) {
+        Rlock r;
+        if (int e = fs.c.call(t, r, req)) return e;
+        if (r.status == LOCK_SUCCESS) return 0;
+        if (r.status == LOCK_ERROR) return ENOLCK;
+        // BLOCKED (or GRACE): a non-blocking lock fails, a blocking one waits.
+        if (!sleep) return EAGAIN;  // == EWOULDBLOCK, what flock(2) says
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (fuse_req_interrupted(req)) return EINTR;
+        if (fs.c.is_lost()) return EIO;
+    }
+}
+
 void op_setlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk, int sleep) {
     Fs& fs = fs_of(req);
     Tlock t{fh_fid(fi->fh), uint8_t(lk->l_type), sleep ? LOCK_FLAGS_BLOCK : 0u,
             uint64_t(lk->l_start), uint64_t(lk->l_len), owner_id(fi->lock_owner), kClientId};
     if (lk->l_type != F_UNLCK) g_locks_used.store(true, std::memory_order_relaxed);
-    for (;;) {
-        Rlock r;
-        if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
-        if (r.status == LOCK_SUCCESS) return (void)fuse_reply_err(req, 0);
-        if (r.status == LOCK_ERROR) return (void)fuse_reply_err(req, ENOLCK);
-        // BLOCKED (or GRACE): a non-blocking lock fails, a blocking one waits.
-        if (!sleep) return (void)fuse_reply_err(req, EAGAIN);
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (fuse_req_interrupted(req)) return (void)fuse_reply_err(req, EINTR);
-        if (fs.c.is_lost()) return (void)fuse_reply_err(req, EIO);
+    fuse_reply_err(req, lock_until_done(fs, req, t, sleep));
+}
+
+// libfuse turns the kernel's FUSE_SETLK(W) with FUSE_LK_FLOCK into op =
+// LOCK_SH/LOCK_EX/LOCK_UN, plus LOCK_NB unless the caller may wait. The
+// lock belongs to the open file (fi->fh, one fid per open), which is what
+// the exporting side locks; release clunks the fid, which drops it there.
+void op_flock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
+    Fs& fs = fs_of(req);
+    // op_init turned FUSE's flock off for other peers; should the kernel
+    // still ask, nothing on the wire can carry it.
+    if (!fs.c.duct_ext()) return (void)fuse_reply_err(req, ENOSYS);
+    uint8_t type;
+    switch (op & (LOCK_SH | LOCK_EX | LOCK_UN)) {
+    case LOCK_SH: type = LOCK_TYPE_RDLCK; break;
+    case LOCK_EX: type = LOCK_TYPE_WRLCK; break;
+    case LOCK_UN: type = LOCK_TYPE_UNLCK; break;
+    default: return (void)fuse_reply_err(req, EINVAL);
     }
+    bool sleep = !(op & LOCK_NB);
+    Tlock t{fh_fid(fi->fh), type, LOCK_FLAGS_FLOCK | (sleep ? LOCK_FLAGS_BLOCK : 0u), 0, 0, 0, kClientId};
+    fuse_reply_err(req, lock_until_done(fs, req, t, sleep));
 }
 
 }  // namespace duct::mnt

@@ -165,8 +165,23 @@ const char* dialect_name(Dialect d) {
     switch (d) {
     case Dialect::P2000: return "9P2000";
     case Dialect::L: return "9P2000.L";
+    case Dialect::Duct: return "9P2000.L.duct";
     default: return "9P";
     }
+}
+
+std::string duct_version(u32 level) { return kDuctVersionPrefix + std::to_string(level); }
+
+u32 duct_level(std::string_view v) {
+    std::string_view prefix = kDuctVersionPrefix;
+    if (v.size() <= prefix.size() || v.substr(0, prefix.size()) != prefix) return 0;
+    u64 n = 0;
+    for (char c : v.substr(prefix.size())) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + u64(c - '0');
+        if (n > 0x7fffffffu) return 0;  // no level is that high: a bogus string
+    }
+    return u32(n);
 }
 
 const char* type_name(u8 type) { return kNames[type]; }

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -26,8 +27,27 @@ constexpr u32 IOHDRSZ = 24;  // Twrite/Rread header bytes, as in Plan 9's fcall.
 constexpr u32 HEADER = 7;    // size[4] type[1] tag[2]
 constexpr u32 MINMSIZE = 256;  // below this not even a walk fits; refuse it
 
-enum class Dialect : u8 { P2000, L, Any };
-const char* dialect_name(Dialect d);  // "9P2000", "9P2000.L"
+// Duct is 9P2000.L plus the duct-to-duct extension rows of table.h: a
+// session is Duct only when both ends are ducts and Tversion agreed on it.
+// On the wire it is 9P2000.L (n_uname present).
+enum class Dialect : u8 { P2000, L, Any, Duct };
+const char* dialect_name(Dialect d);  // "9P2000", "9P2000.L", "9P2000.L.duct"
+
+// The extension is negotiated like 9P2000.u and 9P2000.L were: by a
+// version-string suffix (version(5): a server answers the client's string
+// or an earlier version it speaks). Our mount offers "9P2000.L.duct.N",
+// N = the highest extension level it knows; our export answers
+// "9P2000.L.duct.M", M = min(N, its own level), so two ducts of different
+// ages meet at the older one's level. Every other server strips or refuses
+// the suffix (diod: Rlerror EIO; hugelgupf/p9: "unknown"; Plan 9, Inferno
+// and older ducts: "9P2000"); the mount then retries "9P2000.L", then
+// "9P2000" (mount.cc). Level 1: Tfallocate, Tlseek, Trenameat2, flock.
+constexpr const char* kDuctVersionPrefix = "9P2000.L.duct.";
+constexpr u32 kDuctLevel = 1;
+std::string duct_version(u32 level);  // "9P2000.L.duct.<level>"
+// The level a version string offers: 0 unless it is kDuctVersionPrefix
+// followed by a decimal number >= 1 (capped at 2^31 - 1, never overflows).
+u32 duct_level(std::string_view version);
 
 // qid.type bits (9P2000 and .L)
 constexpr u8 QTDIR = 0x80, QTAPPEND = 0x40, QTEXCL = 0x20, QTMOUNT = 0x10, QTAUTH = 0x08,
@@ -52,6 +72,8 @@ constexpr u32 SETATTR_MODE = 0x1, SETATTR_UID = 0x2, SETATTR_GID = 0x4, SETATTR_
 // Tlock types/flags/status
 constexpr u8 LOCK_TYPE_RDLCK = 0, LOCK_TYPE_WRLCK = 1, LOCK_TYPE_UNLCK = 2;
 constexpr u32 LOCK_FLAGS_BLOCK = 1, LOCK_FLAGS_RECLAIM = 2;
+// Duct extension (table.h): the Tlock is a flock(2) of the fid's open file.
+constexpr u32 LOCK_FLAGS_FLOCK = 0x100;
 constexpr u8 LOCK_SUCCESS = 0, LOCK_BLOCKED = 1, LOCK_ERROR = 2, LOCK_GRACE = 3;
 // Tunlinkat flag (same value as AT_REMOVEDIR)
 constexpr u32 AT_REMOVEDIR_9P = 0x200;

@@ -7,10 +7,30 @@
 // diod's protocol.md for 9P2000.L.
 //
 // Each row:  MSG(Name, type, dialect)  F(type, field) ...  END()
-//   dialect: Any (both), L (9P2000.L only), P2000 (9P2000 only)
+//   dialect: Any (both), L (9P2000.L only), P2000 (9P2000 only),
+//            Duct (the duct-to-duct extension below, never sent to others)
 //   field types (see messages.h): u8 u16 u32 u64 str Qid Data WNames WQids
 //   Stat (9P2000 stat[n]), NUname (n_uname[4], only in 9P2000.L),
 //   OptU32 (a trailing u32 some clients omit).
+//
+// The duct extension ("9P2000.L.duct.1", see kDuctVersionPrefix in
+// messages.h): between two ducts only, when Tversion negotiated it, the
+// mount may also send the Duct rows below, for what 9P2000.L cannot say.
+// Their numbers, 80..85, are in the gap no dialect uses: 9P2000.L ends at
+// Runlinkat 77 and 9P2000 (and 9P2000.u, which adds no types) starts at
+// Tversion 100 (Linux include/net/9p/9p.h); gVisor's p9 extensions use
+// 124..139 and 250, 9P2000.e 150.. . Future extensions take 86..99.
+//   Tfallocate fid[4] mode[4] offset[8] length[8]       fallocate(2) on the
+//       open fid; mode is Linux's FALLOC_FL_* bits, passed as they are.
+//   Tlseek fid[4] offset[8] whence[1] -> Rlseek offset[8]
+//       lseek(2) on the open fid for the position-free whences: SEEK_SET 0,
+//       SEEK_END 2, SEEK_DATA 3, SEEK_HOLE 4 (Linux values).
+//   Trenameat2 olddirfid[4] oldname[s] newdirfid[4] newname[s] flags[4]
+//       Trenameat plus renameat2(2)'s flags (RENAME_NOREPLACE 1,
+//       RENAME_EXCHANGE 2).
+// And one flag bit in an existing message: Tlock flags LOCK_FLAGS_FLOCK
+// (0x100, messages.h) makes it a BSD flock(2) of the fid's own open file
+// rather than a POSIX record lock; start/length/proc_id are then unused.
 #pragma once
 
 #define DUCT_9P_TABLE(MSG, F, END)                                                        \
@@ -67,6 +87,14 @@
     MSG(Rrenameat, 75, L) END()                                                           \
     MSG(Tunlinkat, 76, L) F(u32, dirfid) F(str, name) F(u32, flags) END()                 \
     MSG(Runlinkat, 77, L) END()                                                           \
+    MSG(Tfallocate, 80, Duct) F(u32, fid) F(u32, mode) F(u64, offset) F(u64, length)     \
+        END()                                                                             \
+    MSG(Rfallocate, 81, Duct) END()                                                       \
+    MSG(Tlseek, 82, Duct) F(u32, fid) F(u64, offset) F(u8, whence) END()                  \
+    MSG(Rlseek, 83, Duct) F(u64, offset) END()                                            \
+    MSG(Trenameat2, 84, Duct) F(u32, olddirfid) F(str, oldname) F(u32, newdirfid)        \
+        F(str, newname) F(u32, flags) END()                                               \
+    MSG(Rrenameat2, 85, Duct) END()                                                       \
     MSG(Tversion, 100, Any) F(u32, msize) F(str, version) END()                           \
     MSG(Rversion, 101, Any) F(u32, msize) F(str, version) END()                           \
     MSG(Tauth, 102, Any) F(u32, afid) F(str, uname) F(str, aname) F(NUname, n_uname)     \

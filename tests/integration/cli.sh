@@ -58,6 +58,9 @@ if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
     if wait_mounted "$T/mb" 15 && wait_mounted "$T/ma" 15; then
         ok "two ducts with -D mounted"
         expect_eq "read through a traced mount" b "$(timeout 10 cat "$T/mb/f" 2>&1)"
+        # the duct extension's messages are traced like the others
+        check "fallocate through a traced mount" timeout 10 fallocate -l 8192 "$T/mb/f"
+        check "flock through a traced mount" timeout 10 flock -n "$T/mb/f" true
         unmount "$T/mb" || bad "unmount mb"
         unmount "$T/ma" || bad "unmount ma"
         wait_exit $APID 10
@@ -67,6 +70,10 @@ if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
         check "B's trace has the Tversion it received" grep -q 'Tversion tag 65535 msize' "$T/b.log"
         check "A's trace has a Twalk in Plan 9 notation" grep -Eq 'Twalk tag [0-9]+ fid [0-9]+ newfid [0-9]+ nwname 1 0:f' "$T/a.log"
         check "B's trace has an Rattach with a qid" grep -Eq 'Rattach tag [0-9]+ qid \([0-9a-f]{16} [0-9]+ d\)' "$T/b.log"
+        check "A offered and B answered the duct extension" grep -q 'Rversion tag 65535 msize [0-9]* version 9P2000.L.duct.1' "$T/a.log"
+        check "A's trace has the Tfallocate it sent" grep -Eq 'Tfallocate tag [0-9]+ fid [0-9]+ mode 0+ offset 0 length 8192' "$T/a.log"
+        check "B's trace has the Rfallocate it sent" grep -Eq 'Rfallocate tag [0-9]+$' "$T/b.log"
+        check "A's trace has the flock as a Tlock" grep -Eq 'Tlock tag [0-9]+ fid [0-9]+ type 1 flags 0400 start 0 length 0 proc_id 0 client_id duct' "$T/a.log"
     else
         bad "two ducts with -D did not mount"
     fi

@@ -20,20 +20,10 @@ ONLY=()
 # Known differences: case name -> why it cannot be made equal.
 declare -A KNOWN=(
   ["open/O_TMPFILE"]="libfuse 3.14 (Debian 12) has no tmpfile op and 9P2000.L no unnamed create; EOPNOTSUPP is the clear error (callers such as systemd fall back to a named temp file)"
-  ["rw/lseek SEEK_END SEEK_DATA SEEK_HOLE"]="9P2000.L has no lseek/SEEK_DATA: without it FUSE treats the whole file as data (no holes reported), which is still correct for callers"
-  ["rename/RENAME_NOREPLACE"]="9P2000.L Trenameat has no flags; emulating NOREPLACE by a lookup first would be racy, so EINVAL"
-  ["rename/RENAME_EXCHANGE"]="9P2000.L Trenameat has no flags; an atomic exchange cannot be expressed, so EINVAL"
-  ["fallocate/extend"]="9P2000.L has no fallocate; EOPNOTSUPP makes glibc posix_fallocate fall back to writes (see fallocate/posix_fallocate, which passes)"
-  ["fallocate/inside"]="9P2000.L has no fallocate (EOPNOTSUPP)"
-  ["fallocate/keep size"]="9P2000.L has no fallocate (EOPNOTSUPP)"
-  ["fallocate/punch hole"]="9P2000.L has no fallocate (EOPNOTSUPP)"
-  ["fallocate/zero range"]="9P2000.L has no fallocate (EOPNOTSUPP)"
-  ["fallocate/past 4GiB"]="9P2000.L has no fallocate (EOPNOTSUPP)"
   ["mknod/chr device usable"]="deliberate: the mount is nodev,nosuid (libfuse default) so a peer cannot plant device nodes or setuid programs; the node itself is created and stat'ed correctly (mknod/chr passes)"
   ["lock/fcntl write lock conflicts"]="F_GETLK l_pid only: the holder may be a process on either machine, and 9P's Rgetlock proc_id is no pid of ours, so the mount answers 0 (unknown, as NFS does); type, start, length and every conflict match"
   ["lock/fcntl write lock conflicts (seen on exporting side)"]="as above, l_pid only; the lock IS seen by a process on the exporting side"
   ["lock/OFD locks"]="timing only, and only sometimes: FUSE gives no unlock for an open file description's locks on close (the kernel keeps no local copy of a FUSE file's locks, so locks_remove_file() sends nothing); they go with FUSE_RELEASE, which fuse_release_common() queues in the background after close() returned. A non-blocking F_OFD_SETLK through another open file right after the close can see EAGAIN for a moment; F_OFD_SETLKW waits and gets the lock"
-  ["lock/flock (seen on exporting side)"]="9P2000.L has only POSIX record locks (Tlock); flock(2) on the mount is kept by the mounting kernel, and Linux flock and fcntl locks never conflict anyway"
 )
 
 # One subdirectory per run (root, 65534, bindfs): a name removed on the

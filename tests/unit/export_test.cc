@@ -2,9 +2,12 @@
 // 9P frames; replies are decoded from the Send callback. Covers both
 // dialects, confinement attacks, malformed frames and Tflush ordering.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <chrono>
@@ -103,10 +106,12 @@ public:
         return arrival;
     }
 
-    // Conveniences for 9P2000.L sessions.
-    void version_attach(uint32_t uid = 0) {
-        auto r = rpc(Tversion{65536, "9P2000.L"});
+    // Conveniences for 9P2000.L sessions (or, with kDuct, the duct extension).
+    static constexpr const char* kDuct = "9P2000.L.duct.1";
+    void version_attach(uint32_t uid = 0, const std::string& version = "9P2000.L") {
+        auto r = rpc(Tversion{65536, version});
         ASSERT_TRUE(holds<Rversion>(r));
+        ASSERT_EQ(std::get<Rversion>(r.msg).version, version);
         Tattach a;
         a.fid = 0;
         a.afid = NOFID;
@@ -181,6 +186,21 @@ TEST_F(ExportTest, VersionNegotiatesMsizeAndDialect) {
     p.d = Dialect::P2000;
     r = p.rpc(Tversion{4096, "styx"});
     EXPECT_EQ(std::get<Rversion>(r.msg).version, "unknown");
+    // Extensions of 9P2000.L: our own (another duct's mount) is answered in
+    // kind at the lower level of the two; others get the base "9P2000.L".
+    p.d = Dialect::L;
+    for (auto [offer, answer] : std::vector<std::pair<std::string, std::string>>{
+             {"9P2000.L.duct.1", "9P2000.L.duct.1"},
+             {"9P2000.L.duct.9", "9P2000.L.duct.1"},   // a newer duct: ours
+             {"9P2000.L.duct.0", "9P2000.L"},          // not a level
+             {"9P2000.L.duct", "9P2000.L"},
+             {"9P2000.L.Google.7", "9P2000.L"},        // gVisor's p9 client
+             {"9P2000.L", "9P2000.L"}}) {              // the kernel: exactly this
+        r = p.rpc(Tversion{8192, offer});
+        ASSERT_TRUE(holds<Rversion>(r)) << offer;
+        EXPECT_EQ(std::get<Rversion>(r.msg).version, answer) << offer;
+        EXPECT_EQ(std::get<Rversion>(r.msg).msize, 8192u) << offer;
+    }
 }
 
 TEST_F(ExportTest, VersionClunksAllFids) {
@@ -684,6 +704,239 @@ TEST_F(ExportTest, LocksBelongToTheRemoteProcessAndNeverBlock) {
     EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4, LOCK_TYPE_RDLCK, 0, 0, 0, 1, ""})), 0);
 }
 
+// ---------------------------------------------------------------- duct extension
+
+// The extension's messages exist only in a session that negotiated it: in a
+// plain .L session they are answered like a type we do not know, and the
+// flock bit of Tlock is refused rather than read as a POSIX lock.
+TEST_F(ExportTest, DuctExtensionOnlyWhenNegotiated) {
+    Peer p(root);
+    p.version_attach();
+    ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
+    ASSERT_EQ(p.lopen(1, O_RDWR), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), ENOSYS);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlseek{1, 0, SEEK_DATA})), ENOSYS);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "a", 0, "z", RENAME_NOREPLACE})), ENOSYS);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{1, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EINVAL);
+    EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 13u);
+    EXPECT_TRUE(fs::exists(root / "a"));
+    // The same session, renegotiated with the extension, has them.
+    p.version_attach(0, Peer::kDuct);
+    ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
+    ASSERT_EQ(p.lopen(1, O_RDWR), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 100})), 0);
+    EXPECT_EQ(fs::file_size(root / "a" / "hello.txt"), 100u);
+    // ... and a 9P2000 session has neither them nor .L's messages.
+    p.d = Dialect::P2000;
+    auto r = p.rpc(Tversion{8192, "9P2000"});
+    ASSERT_EQ(std::get<Rversion>(r.msg).version, "9P2000");
+    ASSERT_EQ(Peer::ename(p.rpc(Tattach{0, NOFID, "root", "", {}})), "");
+    ASSERT_EQ(Peer::ename(p.rpc(Twalk{0, 1, {"a", "hello.txt"}})), "");
+    EXPECT_EQ(Peer::ename(p.rpc(Tfallocate{1, 0, 0, 200})), errstr_of(ENOSYS));
+}
+
+// fallocate(2) on the fid's open file, every mode the exported file system
+// has, with its own errno: each case is run on a twin file locally too.
+TEST_F(ExportTest, DuctFallocateAnswersAsTheFileSystemDoes) {
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    struct Case { const char* n; int mode; uint64_t off, len; };
+    const Case cases[] = {{"extend", 0, 0, 1 << 20},
+                          {"inside", 0, 2, 3},
+                          {"keep size", FALLOC_FL_KEEP_SIZE, 0, 1 << 20},
+                          {"punch hole", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192},
+                          {"zero range", FALLOC_FL_ZERO_RANGE, 1, 3},
+                          {"punch without keep", FALLOC_FL_PUNCH_HOLE, 0, 1},
+                          {"past 4GiB", 0, 5ull << 30, 4096},
+                          {"bogus mode", 0x4000, 0, 1}};
+    uint32_t fid = 10;
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.n);
+        std::string data(16384, 'd');
+        spit(root / "remote", data);
+        spit(root / "local", data);
+        ASSERT_EQ(p.walk(0, fid, {"remote"}), 0);
+        ASSERT_EQ(p.lopen(fid, O_RDWR), 0);
+        int got = Peer::lerr(p.rpc(Tfallocate{fid, uint32_t(k.mode), k.off, k.len}));
+        int want = 0;
+        {
+            int fd = open((root / "local").c_str(), O_RDWR);
+            ASSERT_GE(fd, 0);
+            if (fallocate(fd, k.mode, off_t(k.off), off_t(k.len)) != 0) want = errno;
+            close(fd);
+        }
+        EXPECT_EQ(got, want) << strerror(got) << " vs " << strerror(want);
+        struct stat a, b;
+        ASSERT_EQ(stat((root / "remote").c_str(), &a), 0);
+        ASSERT_EQ(stat((root / "local").c_str(), &b), 0);
+        EXPECT_EQ(a.st_size, b.st_size);
+        EXPECT_EQ(a.st_blocks, b.st_blocks);
+        // (not the whole file: "past 4GiB" made it 5 GiB long)
+        auto head = [](const fs::path& f) {
+            std::string buf(16384, '\0');
+            std::ifstream in(f, std::ios::binary);
+            in.read(buf.data(), std::streamsize(buf.size()));
+            buf.resize(size_t(in.gcount()));
+            return buf;
+        };
+        EXPECT_EQ(head(root / "remote"), head(root / "local"));
+        ASSERT_EQ(p.clunk(fid), 0);
+        fid++;
+    }
+    // Not open for writing: fallocate(2) says EBADF; not open at all: EBADF.
+    ASSERT_EQ(p.walk(0, 1, {"remote"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 1})), EBADF);
+    ASSERT_EQ(p.lopen(1, O_RDONLY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{1, 0, 0, 1})), EBADF);
+    // Offsets off_t cannot hold are EINVAL, never a wrapped negative.
+    ASSERT_EQ(p.walk(0, 2, {"remote"}), 0);
+    ASSERT_EQ(p.lopen(2, O_RDWR), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, ~0ull, 1})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{2, 0, 0, 1ull << 63})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tfallocate{4242, 0, 0, 1})), EBADF);
+}
+
+// lseek(2) SEEK_DATA/SEEK_HOLE as the exported file system answers them.
+TEST_F(ExportTest, DuctLseekFindsDataAndHoles) {
+    {
+        int fd = open((root / "sparse").c_str(), O_CREAT | O_RDWR, 0644);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(pwrite(fd, "x", 1, 1 << 20), 1);
+        close(fd);
+    }
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    ASSERT_EQ(p.walk(0, 1, {"sparse"}), 0);
+    ASSERT_EQ(p.lopen(1, O_RDONLY), 0);
+    int lfd = open((root / "sparse").c_str(), O_RDONLY);
+    ASSERT_GE(lfd, 0);
+    auto remote = [&](uint64_t off, int whence, uint64_t& out) {
+        auto r = p.rpc(Tlseek{1, off, uint8_t(whence)});
+        if (auto* l = std::get_if<Rlseek>(&r.msg)) out = l->offset;
+        return Peer::lerr(r);
+    };
+    for (auto [off, whence] : std::vector<std::pair<uint64_t, int>>{
+             {0, SEEK_DATA}, {0, SEEK_HOLE}, {4096, SEEK_DATA}, {1 << 20, SEEK_HOLE},
+             {2 << 20, SEEK_DATA}, {2 << 20, SEEK_HOLE}, {0, SEEK_END}, {7, SEEK_SET}}) {
+        SCOPED_TRACE(std::to_string(off) + " whence " + std::to_string(whence));
+        uint64_t got = 0;
+        int e = remote(off, whence, got);
+        off_t want = lseek(lfd, off_t(off), whence);
+        if (want < 0) {
+            EXPECT_EQ(e, errno);
+        } else {
+            EXPECT_EQ(e, 0);
+            EXPECT_EQ(got, uint64_t(want));
+        }
+    }
+    close(lfd);
+    uint64_t ignored;
+    EXPECT_EQ(remote(0, SEEK_CUR, ignored), EINVAL);  // no file position in 9P
+    EXPECT_EQ(remote(0, 9, ignored), EINVAL);
+    EXPECT_EQ(remote(1ull << 63, SEEK_DATA, ignored), EINVAL);
+    ASSERT_EQ(p.walk(0, 2, {"a"}), 0);
+    ASSERT_EQ(p.lopen(2, O_RDONLY | O_DIRECTORY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlseek{2, 0, SEEK_DATA})), EINVAL);  // a directory's position is Treaddir's
+    ASSERT_EQ(p.walk(0, 3, {"sparse"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlseek{3, 0, SEEK_DATA})), EBADF);  // not open
+}
+
+// renameat2(2) flags, atomically on the exporting side; fids follow an
+// exchange (both ways), which later path-based requests (Tremove) rely on.
+TEST_F(ExportTest, DuctRenameat2NoreplaceAndExchange) {
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    spit(root / "x", "X");
+    spit(root / "y", "Y");
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "x", 0, "y", RENAME_NOREPLACE})), EEXIST);
+    EXPECT_EQ(slurp(root / "y"), "Y");
+    ASSERT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "x", 0, "z", RENAME_NOREPLACE})), 0);
+    EXPECT_EQ(slurp(root / "z"), "X");
+    EXPECT_FALSE(fs::exists(root / "x"));
+    // EXCHANGE of a file and a directory, with fids below both names.
+    fs::create_directories(root / "d" / "sub");
+    spit(root / "d" / "sub" / "f", "F");
+    ASSERT_EQ(p.walk(0, 1, {"d", "sub", "f"}), 0);  // d/sub/f
+    ASSERT_EQ(p.walk(0, 2, {"z"}), 0);              // z
+    ASSERT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "d", 0, "z", RENAME_EXCHANGE})), 0);
+    EXPECT_TRUE(fs::is_directory(root / "z"));
+    EXPECT_EQ(slurp(root / "d"), "X");
+    // fid 1 is now z/sub/f and fid 2 is d: Tremove works by those paths.
+    ASSERT_EQ(Peer::lerr(p.rpc(Tremove{1})), 0);
+    EXPECT_FALSE(fs::exists(root / "z" / "sub" / "f"));
+    ASSERT_EQ(Peer::lerr(p.rpc(Tremove{2})), 0);
+    EXPECT_FALSE(fs::exists(root / "d"));
+    EXPECT_TRUE(fs::exists(root / "z" / "sub"));
+    // Exchange with a missing name, bad names, unknown flags: the syscall's
+    // or the name check's errno.
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "nothing", RENAME_EXCHANGE})), ENOENT);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "y", RENAME_EXCHANGE | RENAME_NOREPLACE})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "y", 0x80})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "..", 0, "q", 0})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "z", 0, "a/b", 0})), EINVAL);
+    ASSERT_EQ(p.walk(0, 3, {"y"}), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{3, "q", 0, "r", 0})), ENOTDIR);
+    EXPECT_EQ(Peer::lerr(p.rpc(Trenameat2{4242, "q", 0, "r", 0})), EBADF);
+    // No flags is a plain rename.
+    ASSERT_EQ(Peer::lerr(p.rpc(Trenameat2{0, "y", 0, "w", 0})), 0);
+    EXPECT_EQ(slurp(root / "w"), "Y");
+}
+
+// flock(2) on the fid's own open file: two fids conflict like two opens,
+// the exporting side's own flock(2) callers see it, clunk releases it, and
+// a contended lock answers LOCK_BLOCKED at once even when asked to block.
+TEST_F(ExportTest, DuctFlockIsARealFlockOfTheFidsOpenFile) {
+    Peer p(root);
+    p.version_attach(0, Peer::kDuct);
+    const std::string path = (root / "a" / "hello.txt").string();
+    for (uint32_t fid : {1u, 2u}) {
+        ASSERT_EQ(p.walk(0, fid, {"a", "hello.txt"}), 0);
+        ASSERT_EQ(p.lopen(fid, O_RDONLY), 0);
+    }
+    auto lock = [&](uint32_t fid, uint8_t type, uint32_t more = 0) {
+        auto r = p.rpc(Tlock{fid, type, LOCK_FLAGS_FLOCK | more, 0, 0, 0, "duct"});
+        EXPECT_TRUE(holds<Rlock>(r)) << Peer::lerr(r);
+        return holds<Rlock>(r) ? int(std::get<Rlock>(r.msg).status) : -1;
+    };
+    auto local = [&](int op) {
+        int fd = open(path.c_str(), O_RDONLY);
+        int r = flock(fd, op | LOCK_NB) == 0 ? 0 : errno;
+        close(fd);
+        return r;
+    };
+    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK), LOCK_SUCCESS);
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(lock(2, LOCK_TYPE_WRLCK, LOCK_FLAGS_BLOCK), LOCK_BLOCKED);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    EXPECT_EQ(lock(2, LOCK_TYPE_RDLCK), LOCK_BLOCKED);
+    EXPECT_EQ(local(LOCK_SH), EWOULDBLOCK);  // seen on the exporting side
+    EXPECT_EQ(lock(1, LOCK_TYPE_UNLCK), LOCK_SUCCESS);
+    EXPECT_EQ(local(LOCK_EX), 0);
+    EXPECT_EQ(lock(2, LOCK_TYPE_RDLCK), LOCK_SUCCESS);
+    EXPECT_EQ(lock(1, LOCK_TYPE_RDLCK), LOCK_SUCCESS);  // shared with shared
+    EXPECT_EQ(local(LOCK_SH), 0);
+    EXPECT_EQ(local(LOCK_EX), EWOULDBLOCK);
+    EXPECT_EQ(lock(1, LOCK_TYPE_WRLCK), LOCK_BLOCKED);  // upgrade against fid 2's
+    // POSIX locks are another kind: they never conflict with flock.
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{1, LOCK_TYPE_RDLCK, 0, 0, 0, 7, "host"})), 0);
+    // Clunk releases (what a FUSE release becomes).
+    ASSERT_EQ(p.clunk(2), 0);
+    ASSERT_EQ(p.clunk(1), 0);
+    EXPECT_EQ(local(LOCK_EX), 0);
+    // Unopened and unknown fids, bad types.
+    ASSERT_EQ(p.walk(0, 3, {"a", "hello.txt"}), 0);
+    auto r = p.rpc(Tlock{3, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"});
+    EXPECT_EQ(Peer::lerr(r), EBADF);
+    ASSERT_EQ(p.lopen(3, O_RDONLY), 0);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{3, 7, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EINVAL);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tlock{4242, LOCK_TYPE_WRLCK, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"})), EBADF);
+    // A teardown (the peer's mount closed) drops them too.
+    EXPECT_EQ(lock(3, LOCK_TYPE_WRLCK), LOCK_SUCCESS);
+    EXPECT_EQ(local(LOCK_SH), EWOULDBLOCK);
+    p.srv->teardown();
+    EXPECT_EQ(local(LOCK_EX), 0);
+}
+
 // ---------------------------------------------------------------- flush
 
 TEST_F(ExportTest, FlushUnknownTagAnsweredAtOnce) {
@@ -820,7 +1073,7 @@ TEST_F(ExportTest, MalformedFramesAnsweredWithoutCrashing) {
 TEST_F(ExportTest, MutatedFramesFuzz) {
     ASSERT_EQ(symlink((base / "outside").c_str(), (root / "abs").c_str()), 0);
     Peer p(root);
-    p.version_attach();
+    p.version_attach(0, Peer::kDuct);  // the extension's handlers too
     std::vector<Message> seeds = {
         Twalk{0, 1, {"a", "hello.txt"}}, Twalk{0, 2, {"abs"}}, Tlopen{1, 2}, Tread{1, 0, 100},
         Twrite{1, 0, Data{"abc"}}, Tlcreate{0, "n", 0102, 0644, 0}, Tmkdir{0, "m", 0755, 0},
@@ -829,7 +1082,9 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
         Txattrwalk{1, 3, ""}, Txattrcreate{1, "user.x", 3, 0}, Treaddir{1, 0, 1000},
         Tlock{1, 1, 1, 0, 0, 1, "c"}, Tgetlock{1, 1, 0, 0, 1, "c"}, Tlink{0, 1, "l"},
         Tmknod{0, "k", S_IFIFO | 0644, 0, 0, 0}, Treadlink{2}, Tstatfs{0}, Tfsync{1, {}},
-        Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"}};
+        Tclunk{1}, Tremove{2}, Tflush{3}, Trename{1, 0, "r"},
+        Tfallocate{1, 3, 0, 4096}, Tlseek{1, 0, 3}, Trenameat2{0, "a", 0, "abs", 2},
+        Tlock{1, 1, LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"}};
     uint32_t seed = 12345;
     auto rnd = [&] { return seed = seed * 1103515245u + 12345u, seed >> 8; };
     for (int i = 0; i < 20000; i++) {
@@ -854,7 +1109,7 @@ TEST_F(ExportTest, MutatedFramesFuzz) {
     p.srv->teardown();
     p.forget_replies();  // mutated tags may have collided with the ones below
     p.next_tag = 100;
-    p.version_attach();
+    p.version_attach(0, Peer::kDuct);
     EXPECT_EQ(p.walk(0, 1, {}), 0);
     EXPECT_EQ(slurp(base / "outside" / "secret"), "top secret");
     size_t n = 0;

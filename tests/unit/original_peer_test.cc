@@ -101,6 +101,7 @@ public:
         return cv_.wait_for(g, std::chrono::seconds(secs), [&] { return eof_; });
     }
     std::vector<std::string> served;      // trace of T-messages duct sent us
+    std::vector<std::string> versions;    // the Tversion strings duct's mount offered
     std::atomic<bool> requests_after_close{false};
     std::atomic<int> max_msize_seen{0};
 
@@ -159,6 +160,10 @@ private:
             r.msg = Rerror{"bad message"};
         } else if (auto* v = std::get_if<Tversion>(&t.msg)) {
             max_msize_seen = int(v->msize);
+            {
+                std::lock_guard<std::mutex> g(mu_);
+                versions.push_back(v->version);
+            }
             if (v->version.rfind("9P2000", 0) == 0) r.msg = Rversion{v->msize < 8216 ? v->msize : 8216, "9P2000"};
             else r.msg = Rversion{8216, "unknown"};
         } else if (auto* a = std::get_if<Tattach>(&t.msg)) {
@@ -282,14 +287,20 @@ TEST(OriginalPeer, BothDirectionsAndTheOriginalsLifecycle) {
     ASSERT_TRUE(std::holds_alternative<Rerror>(e.msg)) << hex(rbad);
     EXPECT_EQ(std::get<Rerror>(e.msg).ename, "file does not exist");
 
-    // Our mount of the peer: duct's mount offered 9P2000.L, the original
-    // answered 9P2000, so duct must have fallen back.
+    // Our mount of the peer: duct's mount offered its duct extension
+    // ("9P2000.L.duct.1"), then 9P2000.L; the original answered 9P2000 to
+    // both (Inferno cuts a version at its first '.'), so duct must have
+    // fallen back to plain 9P2000 and sent none of the extension's messages.
     bool mounted = false;
     for (int i = 0; i < 100 && !mounted; i++) {
         mounted = is_mounted(mnt.path);
         if (!mounted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_TRUE(mounted) << "duct did not mount the 9P2000-only peer";
+    {
+        std::vector<std::string> want = {duct_version(kDuctLevel), "9P2000.L"};
+        EXPECT_EQ(peer.versions, want);
+    }
     std::ifstream in(mnt.path + "/greeting");
     std::string got((std::istreambuf_iterator<char>(in)), {});
     EXPECT_EQ(got, "hello from inferno\n");
@@ -323,4 +334,6 @@ TEST(OriginalPeer, BothDirectionsAndTheOriginalsLifecycle) {
     ours.reset();
     peer.join();
     EXPECT_FALSE(is_mounted(mnt.path));
+    // Everything duct's mount sent was plain 9P2000 (types 100..127).
+    for (const std::string& t : peer.served) EXPECT_TRUE(t.rfind("bad:", 0) != 0 && std::stoi(t) >= 100) << t;
 }

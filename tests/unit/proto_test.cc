@@ -155,7 +155,14 @@ std::vector<Dialect> dialects_of(Dialect d) {
     return {d};
 }
 
-const char* dname(Dialect d) { return d == Dialect::L ? "9P2000.L" : d == Dialect::P2000 ? "9P2000" : "Any"; }
+const char* dname(Dialect d) {
+    switch (d) {
+    case Dialect::L: return "9P2000.L";
+    case Dialect::P2000: return "9P2000";
+    case Dialect::Duct: return "9P2000.L.duct";
+    default: return "Any";
+    }
+}
 
 // ---- the message list, generated from the table ----
 struct First {};
@@ -233,13 +240,26 @@ TEST(ProtoTable, NumbersUniqueParityAndNames) {
         if (r % 2 == 1 && r != 7 && r != 107) {
             EXPECT_TRUE(seen.count(r - 1)) << "no request for type " << r;
         }
-    // issue 2 asks for every 9P2000 and 9P2000.L message
-    EXPECT_EQ(rows, 66);  // 39 of 9P2000.L (7..77) + 27 of 9P2000 (100..127)
+    // issue 2 asks for every 9P2000 and 9P2000.L message; the duct extension
+    // adds 3 pairs
+    EXPECT_EQ(rows, 72);  // 39 of 9P2000.L (7..77) + 6 of duct (80..85) + 27 of 9P2000 (100..127)
     for (int t : {100, 102, 104, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126, 8, 12, 14, 16, 18,
                   20, 22, 24, 26, 30, 32, 40, 50, 52, 54, 70, 72, 74, 76})
         EXPECT_TRUE(p9::known_type(p9::u8(t))) << t;
     EXPECT_TRUE(p9::known_type(7));
     EXPECT_TRUE(p9::known_type(107));
+    // The extension keeps to the gap no other dialect uses (table.h): not
+    // 9P2000.L's 6..77, not 9P2000/9P2000.u's 100..127.
+#define ROW_EXT(Name, num, dia)                                                     \
+    if (p9::Dialect::dia == p9::Dialect::Duct) {                                   \
+        EXPECT_GE(num, 80) << #Name;                                                \
+        EXPECT_LE(num, 99) << #Name;                                                \
+    } else {                                                                        \
+        EXPECT_TRUE(num < 80 || num >= 100) << #Name;                               \
+    }
+    DUCT_9P_TABLE(ROW_EXT, NO_FIELD, NO_END)
+#undef ROW_EXT
+    for (int t : {80, 81, 82, 83, 84, 85}) EXPECT_TRUE(p9::known_type(p9::u8(t))) << t;
     EXPECT_FALSE(p9::known_type(0));    // the control frame is not a message
     EXPECT_FALSE(p9::known_type(106));  // Terror does not exist
     EXPECT_EQ(p9::type_name(106), nullptr);
@@ -412,6 +432,44 @@ std::vector<Vector> vectors() {
                  "Tclunk tag 9 fid 16909060"});
     // Rclunk: header only
     v.push_back({"Rclunk", Dialect::L, {9, p9::Rclunk{}}, hex("07 00 00 00 79 09 00"), "Rclunk tag 9"});
+
+    // ---- the duct extension (table.h's header comment is the spec) ----
+    // Tversion "9P2000.L.duct.1" (15 bytes): size 7+4+2+15 = 28
+    v.push_back({"Tversion duct", Dialect::L, {p9::NOTAG, p9::Tversion{8192, "9P2000.L.duct.1"}},
+                 hex("1c 00 00 00 64 ff ff 00 20 00 00 0f 00"
+                     "39 50 32 30 30 30 2e 4c 2e 64 75 63 74 2e 31"),
+                 "Tversion tag 65535 msize 8192 version 9P2000.L.duct.1"});
+    // Tfallocate tag[2] fid[4] mode[4] offset[8] length[8]: punch a hole
+    // (FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE = 3) of 8 KiB at 4 KiB
+    v.push_back({"Tfallocate", Dialect::Duct, {1, p9::Tfallocate{3, 3, 4096, 8192}},
+                 hex("1f 00 00 00 50 01 00 03 00 00 00 03 00 00 00"
+                     "00 10 00 00 00 00 00 00 00 20 00 00 00 00 00 00"),
+                 "Tfallocate tag 1 fid 3 mode 03 offset 4096 length 8192"});
+    v.push_back({"Rfallocate", Dialect::Duct, {1, p9::Rfallocate{}}, hex("07 00 00 00 51 01 00"),
+                 "Rfallocate tag 1"});
+    // Tlseek tag[2] fid[4] offset[8] whence[1]: SEEK_DATA (3) from 5 GiB
+    v.push_back({"Tlseek", Dialect::Duct, {2, p9::Tlseek{3, 5ull << 30, 3}},
+                 hex("14 00 00 00 52 02 00 03 00 00 00 00 00 00 40 01 00 00 00 03"),
+                 "Tlseek tag 2 fid 3 offset 5368709120 whence 3"});
+    // Rlseek tag[2] offset[8]
+    v.push_back({"Rlseek", Dialect::Duct, {2, p9::Rlseek{1u << 20}},
+                 hex("0f 00 00 00 53 02 00 00 00 10 00 00 00 00 00"), "Rlseek tag 2 offset 1048576"});
+    // Trenameat2 tag[2] olddirfid[4] oldname[s] newdirfid[4] newname[s]
+    // flags[4]: RENAME_EXCHANGE (2) of a and b
+    v.push_back({"Trenameat2", Dialect::Duct, {3, p9::Trenameat2{1, "a", 2, "b", 2}},
+                 hex("19 00 00 00 54 03 00 01 00 00 00 01 00 61 02 00 00 00 01 00 62 02 00 00 00"),
+                 "Trenameat2 tag 3 olddirfid 1 oldname a newdirfid 2 newname b flags 02"});
+    v.push_back({"Rrenameat2", Dialect::Duct, {3, p9::Rrenameat2{}}, hex("07 00 00 00 55 03 00"),
+                 "Rrenameat2 tag 3"});
+    // flock as our mount sends it: Tlock tag[2] fid[4] type[1] flags[4]
+    // start[8] length[8] proc_id[4] client_id[s]; LOCK_EX|LOCK_NB is
+    // WRLCK with LOCK_FLAGS_FLOCK (0x100) and no LOCK_FLAGS_BLOCK
+    v.push_back({"Tlock flock", Dialect::Duct,
+                 {4, p9::Tlock{3, p9::LOCK_TYPE_WRLCK, p9::LOCK_FLAGS_FLOCK, 0, 0, 0, "duct"}},
+                 hex("2a 00 00 00 34 04 00 03 00 00 00 01 00 01 00 00"
+                     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+                     "00 00 00 00 04 00 64 75 63 74"),
+                 "Tlock tag 4 fid 3 type 1 flags 0400 start 0 length 0 proc_id 0 client_id duct"});
     return v;
 }
 
@@ -490,6 +548,28 @@ TEST(ProtoVectors, StatRecord) {
     shortrec[0] = char(rec.size() - 2 - 1);
     pos = 0;
     EXPECT_FALSE(p9::parse_stat(shortrec, pos, t));
+}
+
+// ======================= duct extension version strings =======================
+
+TEST(ProtoVersion, DuctLevel) {
+    EXPECT_EQ(p9::duct_version(1), "9P2000.L.duct.1");
+    EXPECT_EQ(p9::duct_version(p9::kDuctLevel), std::string(p9::kDuctVersionPrefix) + std::to_string(p9::kDuctLevel));
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.1"), 1u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.12"), 12u);   // a newer duct's offer
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.0"), 0u);     // no such level
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct."), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct"), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.1x"), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.-1"), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.99999999999999999999999"), 0u);  // no overflow
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.2147483647"), 2147483647u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.duct.2147483648"), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000.L"), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000.L.Google.7"), 0u);
+    EXPECT_EQ(p9::duct_level("9P2000"), 0u);
+    EXPECT_EQ(p9::duct_level(""), 0u);
+    EXPECT_STREQ(p9::dialect_name(Dialect::Duct), "9P2000.L.duct");
 }
 
 // ======================= malformed frames =======================
