@@ -48,11 +48,11 @@ static void op_init(void* userdata, fuse_conn_info* conn) {
     // POSIX ACLs on the export grant and deny as they do locally: the kernel
     // reads system.posix_acl_* through getxattr and checks them (mode bits
     // alone would deny what an ACL allows). 9P2000 has no xattrs.
-    if (fs.c.dialect() == p9::Dialect::L && (conn->capable & FUSE_CAP_POSIX_ACL))
+    if (fs.c.dialect() != p9::Dialect::P2000 && (conn->capable & FUSE_CAP_POSIX_ACL))
         conn->want |= FUSE_CAP_POSIX_ACL;
     // ...and the umask is applied in create_mode, which knows whether the
     // parent has a default ACL (then POSIX ignores the umask).
-    if (fs.c.dialect() == p9::Dialect::L && (conn->capable & FUSE_CAP_DONT_MASK)) {
+    if (fs.c.dialect() != p9::Dialect::P2000 && (conn->capable & FUSE_CAP_DONT_MASK)) {
         conn->want |= FUSE_CAP_DONT_MASK;
         fs.dont_mask = true;
     }
