@@ -482,6 +482,50 @@ TEST_F(ExportTest, SetattrModeOwnerSizeTimes) {
     }
 }
 
+// The masks the kernel's v9fs sends for utimensat (v9fs_mapped_iattr_valid,
+// seen in a -D trace of tests/integration/kernel_conform.sh): 352 = mtime
+// set, atime omitted; 208 = atime set, mtime omitted; 112 = both "now"
+// (no *_SET). The omitted time must stay to the nanosecond, a set one
+// must keep its nanoseconds, and "now" must be the server's clock.
+TEST_F(ExportTest, SetattrTimeMasksOfTheKernelClient) {
+    Peer p(root);
+    p.version_attach();
+    ASSERT_EQ(p.walk(0, 1, {"a", "hello.txt"}), 0);
+    const std::string path = (root / "a" / "hello.txt").string();
+    struct timespec t0[2] = {{500000000, 5}, {600000000, 6}};
+    ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), t0, 0), 0);
+    struct stat st;
+    Tsetattr sa{};
+    sa.fid = 1;
+    sa.valid = 352;
+    ASSERT_EQ(sa.valid, SETATTR_MTIME | SETATTR_CTIME | SETATTR_MTIME_SET);
+    sa.atime_sec = 1;  // ignored: no ATIME bit
+    sa.mtime_sec = 1234567899;
+    sa.mtime_nsec = 222;
+    ASSERT_EQ(Peer::lerr(p.rpc(sa)), 0);
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_atim.tv_sec, 500000000);
+    EXPECT_EQ(st.st_atim.tv_nsec, 5);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1234567899);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 222);
+    sa.valid = 208;
+    ASSERT_EQ(sa.valid, SETATTR_ATIME | SETATTR_CTIME | SETATTR_ATIME_SET);
+    sa.atime_sec = 1234567890;
+    sa.atime_nsec = 111;
+    ASSERT_EQ(Peer::lerr(p.rpc(sa)), 0);
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_atim.tv_sec, 1234567890);
+    EXPECT_EQ(st.st_atim.tv_nsec, 111);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1234567899);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 222);
+    sa.valid = 112;
+    ASSERT_EQ(sa.valid, SETATTR_ATIME | SETATTR_MTIME | SETATTR_CTIME);
+    ASSERT_EQ(Peer::lerr(p.rpc(sa)), 0);
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_GT(st.st_atim.tv_sec, time(nullptr) - 60);
+    EXPECT_GT(st.st_mtim.tv_sec, time(nullptr) - 60);
+}
+
 // ---------------------------------------------------------------- dirs
 
 TEST_F(ExportTest, ReaddirCookiesStableAndEntriesFit) {
