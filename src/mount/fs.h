@@ -40,6 +40,11 @@ struct Fs {
     std::mutex dacl_mu;
     std::unordered_map<fuse_ino_t, std::pair<bool, std::chrono::steady_clock::time_point>> dacl;
 
+    // File -> until when it is known to have no security.capability
+    // (ops_xattr_lock.cc). nocap_mu guards nocap; leaf lock.
+    std::mutex nocap_mu;
+    std::unordered_map<fuse_ino_t, std::chrono::steady_clock::time_point> nocap;
+
     // Open file and directory fids (fi->fh), so teardown can clunk the ones
     // the kernel never released. open_mu guards open_fids; leaf lock.
     std::mutex open_mu;

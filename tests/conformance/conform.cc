@@ -1280,6 +1280,19 @@ void cases_xattr() {
             });
         }
     }
+    add("xattr/security.capability dropped by a write", [](Ctx& c) {
+        c.mkfile("f", "x", 0755);
+        // vfs_cap_data v2, effective, permitted = cap_net_raw (13)
+        uint32_t cap[5] = {0x02000001u, 1u << 13, 0, 0, 0};
+        c.r("setxattr capability", setxattr(c.p("f").c_str(), "security.capability", cap, sizeof cap, 0));
+        c.r("getxattr size", getxattr(c.p("f").c_str(), "security.capability", nullptr, 0));
+        int f = open(c.p("f").c_str(), O_WRONLY | O_APPEND);
+        c.r("write", write(f, "y", 1));
+        close(f);
+        c.r("getxattr after write", getxattr(c.p("f").c_str(), "security.capability", nullptr, 0));
+        c.r("setxattr again", setxattr(c.p("f").c_str(), "security.capability", cap, sizeof cap, 0));
+        c.r("getxattr again", getxattr(c.p("f").c_str(), "security.capability", nullptr, 0));
+    });
     add("xattr/create replace flags", [](Ctx& c) {
         c.mkfile("t");
         c.r("REPLACE absent", setxattr(c.p("t").c_str(), "user.a", "1", 1, XATTR_REPLACE));
