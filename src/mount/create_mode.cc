@@ -6,8 +6,7 @@
 // with a non-zero umask we ask whether the parent has system.posix_acl_default
 // (one Txattrwalk, remembered per directory for the attribute timeout, and
 // forgotten when the mount itself sets or removes that xattr).
-// Runs on FUSE workers; dacl_mu guards the per-directory memo (leaf lock,
-// never held across an rpc).
+// Runs on FUSE workers.
 #include <cerrno>
 #include <cstring>
 
@@ -23,12 +22,8 @@ constexpr char kDefaultAcl[] = "system.posix_acl_default";
 
 // True if the directory has a default ACL; false if not or if it cannot tell.
 bool has_default_acl(Fs& fs, fuse_req_t req, fuse_ino_t dir) {
-    auto now = std::chrono::steady_clock::now();
-    {
-        std::lock_guard<std::mutex> g(fs.dacl_mu);
-        auto it = fs.dacl.find(dir);
-        if (it != fs.dacl.end() && it->second.second > now) return it->second.first;
-    }
+    bool has;
+    if (fs.default_acl.get(dir, has)) return has;
     uint32_t dfid;
     if (node_fid(fs, dir, dfid)) return false;
     uint32_t xfid = fs.c.alloc_fid();
@@ -36,14 +31,8 @@ bool has_default_acl(Fs& fs, fuse_req_t req, fuse_ino_t dir) {
     int e = fs.c.call(Txattrwalk{dfid, xfid, kDefaultAcl}, w, req);
     if (e) fs.c.free_fid(xfid);
     else fs.c.clunk_async(xfid);
-    bool has = !e && w.size > 0;
-    auto until = now + std::chrono::milliseconds(long(fs.timeout * 1000));
-    std::lock_guard<std::mutex> g(fs.dacl_mu);
-    if (fs.dacl.size() > 4096) {
-        for (auto it = fs.dacl.begin(); it != fs.dacl.end();)
-            it = it->second.second <= now ? fs.dacl.erase(it) : std::next(it);
-    }
-    fs.dacl[dir] = {has, until};
+    has = !e && w.size > 0;
+    fs.default_acl.put(dir, has, fs.timeout);
     return has;
 }
 
@@ -58,9 +47,7 @@ uint32_t create_mode(Fs& fs, fuse_req_t req, fuse_ino_t parent, mode_t mode) {
 }
 
 void forget_default_acl(Fs& fs, fuse_ino_t dir, const char* xattr_name) {
-    if (std::strcmp(xattr_name, kDefaultAcl) != 0) return;
-    std::lock_guard<std::mutex> g(fs.dacl_mu);
-    fs.dacl.erase(dir);
+    if (std::strcmp(xattr_name, kDefaultAcl) == 0) fs.default_acl.forget(dir);
 }
 
 }  // namespace duct::mnt

@@ -16,6 +16,7 @@
 
 #include "mount/client.h"
 #include "mount/idmap.h"
+#include "mount/memo.h"
 #include "mount/fuse_inc.h"
 #include "mount/inodes.h"
 
@@ -35,15 +36,10 @@ struct Fs {
 
     // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
     bool dont_mask = false;
-    // Directory -> (has a default ACL, until when that is believed);
-    // create_mode.cc. dacl_mu guards dacl; leaf lock.
-    std::mutex dacl_mu;
-    std::unordered_map<fuse_ino_t, std::pair<bool, std::chrono::steady_clock::time_point>> dacl;
-
-    // File -> until when it is known to have no security.capability
-    // (ops_xattr_lock.cc). nocap_mu guards nocap; leaf lock.
-    std::mutex nocap_mu;
-    std::unordered_map<fuse_ino_t, std::chrono::steady_clock::time_point> nocap;
+    // Directory -> has a default ACL (create_mode.cc); file -> has no
+    // security.capability (ops_xattr_lock.cc). Believed for `timeout`.
+    InodeMemo<bool> default_acl;
+    InodeMemo<bool> no_capability;
 
     // Open file and directory fids (fi->fh), so teardown can clunk the ones
     // the kernel never released. open_mu guards open_fids; leaf lock.

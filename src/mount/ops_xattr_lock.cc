@@ -51,39 +51,22 @@ static int read_all(Fs& fs, fuse_req_t req, uint32_t fid, uint64_t len, std::str
 // is seen within the timeout, like any attribute.
 static constexpr char kCapability[] = "security.capability";
 
-static bool known_no_capability(Fs& fs, fuse_ino_t ino) {
-    std::lock_guard<std::mutex> g(fs.nocap_mu);
-    auto it = fs.nocap.find(ino);
-    return it != fs.nocap.end() && it->second > std::chrono::steady_clock::now();
-}
-
-static void remember_no_capability(Fs& fs, fuse_ino_t ino) {
-    auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> g(fs.nocap_mu);
-    if (fs.nocap.size() > 65536) {
-        for (auto it = fs.nocap.begin(); it != fs.nocap.end();)
-            it = it->second <= now ? fs.nocap.erase(it) : std::next(it);
-    }
-    fs.nocap[ino] = now + std::chrono::milliseconds(long(fs.timeout * 1000));
-}
-
 static void forget_capability(Fs& fs, fuse_ino_t ino, const char* name) {
-    if (std::strcmp(name, kCapability) != 0) return;
-    std::lock_guard<std::mutex> g(fs.nocap_mu);
-    fs.nocap.erase(ino);
+    if (std::strcmp(name, kCapability) == 0) fs.no_capability.forget(ino);
 }
 
 static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     Fs& fs = fs_of(req);
     bool cap = std::strcmp(name, kCapability) == 0;
-    if (cap && known_no_capability(fs, ino)) return (void)fuse_reply_err(req, ENODATA);
+    bool none;
+    if (cap && fs.no_capability.get(ino, none)) return (void)fuse_reply_err(req, ENODATA);
     uint32_t fid;
     if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
     uint32_t xfid = fs.c.alloc_fid();
     Rxattrwalk w;
     if (int e = fs.c.call(Txattrwalk{fid, xfid, name}, w, req)) {
         fs.c.free_fid(xfid);
-        if (cap && e == ENODATA) remember_no_capability(fs, ino);
+        if (cap && e == ENODATA) fs.no_capability.put(ino, true, fs.timeout);
         // The kernel asks for ACLs to check permissions (FUSE_CAP_POSIX_ACL)
         // and takes any error but "none" as the check's result: an export
         // on a file system without ACLs simply has none.
