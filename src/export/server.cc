@@ -5,16 +5,25 @@
 //  - the mux reader thread calls handle(): it decodes the frame, answers
 //    Tversion and Tflush itself (neither touches the disk), registers the
 //    tag in the in-flight table and queues the request. It blocks only on
-//    inflight_mu_ (briefly), on send_ if the channel writer applies
-//    backpressure, and when the peer has more than kMaxQueued requests or
-//    kMaxQueuedBytes of frames waiting (our own backpressure: memory stays
-//    bounded however fast the peer sends). send_ must not call back into
-//    the server: it runs under inflight_mu_.
+//    inflight_mu_ (briefly) and when the peer has more than kMaxQueued
+//    requests or kMaxQueuedBytes of frames waiting (our own backpressure:
+//    memory stays bounded however fast the peer sends), which waits for
+//    the workers, that is for the disk, and never for the channel writer:
+//    send_ must never wait (the mux queues replies without waiting for
+//    room, issue 9) and must not call back into the server: it runs under
+//    inflight_mu_.
 //  - `threads` workers pop requests, run the handler (the syscalls), and
 //    complete the tag: remove it from the in-flight table, send the reply,
 //    then any Rflush waiting for it.
+//  - the overseer thread answers a Tflush whose request is still running
+//    after kFlushWait (its reply, if it ever comes, is dropped), and adds a
+//    worker while requests wait and workers are stuck in syscalls that do
+//    not end (a hung NFS or FUSE mount inside the export), up to
+//    kMaxWorkers; so one stuck syscall neither makes the peer's caller
+//    unkillable nor starves the other requests.
 //  - teardown()/stop() are called by the uplink; teardown waits for the
-//    in-flight requests, stop joins the workers.
+//    in-flight requests, stop joins the overseer and the workers (a worker
+//    stuck in a syscall is waited for: it cannot be cancelled).
 //
 // Versions: every Tversion starts a new epoch. Requests of an older epoch
 // are dropped if not yet started and their replies are suppressed if they
@@ -26,6 +35,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <deque>
 #include <cstring>
 #include <condition_variable>
 #include <thread>
@@ -105,23 +115,40 @@ private:
     struct Job {
         p9::Fcall fc;
         uint64_t epoch = 0;
+        uint64_t serial = 0;  // its Flight's: a tag the peer reused is another request
         // Fids dropped by a Tversion, finished (ORCLOSE, xattr) on a worker.
         std::vector<std::pair<std::shared_ptr<Fid>, std::string>> cleanup;
     };
     struct Flight {
         uint64_t epoch = 0;
+        uint64_t serial = 0;
         bool started = false;
-        bool flushed = false;  // a Tflush names it: do not start it
         std::vector<uint16_t> flushers;
         size_t bytes = 0;  // its frame's size, counted in queued_bytes_
+        int64_t flush_by = 0;  // steady ns: a Tflush waits; answer it by then
+        bool is_flush = false;  // a Tflush waiting for another (answered with it)
     };
     // Limits on what the peer can have queued at once (see handle()).
     static constexpr size_t kMaxQueued = 1024;
     static constexpr size_t kMaxQueuedBytes = 64u << 20;
+    // flush(5) wants Rflush "immediately"; we give a running request this
+    // long to finish, so its reply (a state change the client must honour)
+    // still comes first in the usual case, and only a stuck one is cut off.
+    static constexpr auto kFlushWait = std::chrono::seconds(1);
+    // A worker on one request this long counts as stuck; the pool grows by
+    // one per overseer tick while requests wait and fewer than `threads`
+    // workers are free of stuck syscalls, up to kMaxWorkers (extra workers
+    // stay until stop).
+    static constexpr auto kStuckAfter = std::chrono::seconds(1);
+    static constexpr size_t kMaxWorkers = 64;
 
-    void worker();
+    void worker(std::atomic<int64_t>* busy);
+    void add_worker();  // under pool_mu_
+    void oversee();
     void run(Job& j);
-    void complete(uint16_t tag, uint64_t epoch, const std::string* reply);
+    void complete(uint16_t tag, uint64_t epoch, uint64_t serial, const std::string* reply);
+    void answer_flushers(std::vector<uint16_t> flushers);  // under inflight_mu_
+    void send_rflush(uint16_t tag);                         // under inflight_mu_
     void version(const p9::Fcall& fc);
     void flush(uint16_t tag, uint16_t oldtag);
     std::string encode_reply(uint16_t tag, Reply& r, p9::Dialect d);
@@ -132,7 +159,11 @@ private:
     Send send_;
     std::atomic<uint64_t> bad_frames_{0};
     BlockingQueue<Job> q_;
+    std::mutex pool_mu_;  // guards workers_ and busy_ (their growth); after inflight_mu_
     std::vector<std::thread> workers_;
+    std::deque<std::atomic<int64_t>> busy_;  // per worker: steady ns its request began, 0 idle
+    std::thread overseer_;
+    std::condition_variable over_cv_;  // wakes the overseer (with inflight_mu_)
     std::once_flag stop_once_;
 
     // Guards inflight_, epoch_ and stopping_. Held while calling send_, so
@@ -144,6 +175,7 @@ private:
     std::condition_variable idle_cv_;  // signalled when inflight_ shrinks
     std::unordered_map<uint16_t, Flight> inflight_;
     uint64_t epoch_ = 0;
+    uint64_t serial_ = 0;      // numbers every Flight
     size_t queued_bytes_ = 0;  // sum of Flight::bytes
     bool stopping_ = false;
 };
@@ -187,8 +219,12 @@ bool ServerImpl::init(std::string& err) {
         }
     }
     if (s_.opts.max_msize < p9::MINMSIZE) s_.opts.max_msize = p9::MINMSIZE;
-    int n = s_.opts.threads > 0 ? s_.opts.threads : 8;
-    for (int i = 0; i < n; i++) workers_.emplace_back([this] { worker(); });
+    if (s_.opts.threads <= 0) s_.opts.threads = 8;
+    {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        for (int i = 0; i < s_.opts.threads; i++) add_worker();
+    }
+    overseer_ = std::thread([this] { oversee(); });
     return true;
 }
 
@@ -257,7 +293,7 @@ void ServerImpl::handle(std::string frame) {
         reply_now(tag, fail(EPROTO, "no version negotiated"));
         return;
     }
-    uint64_t epoch;
+    uint64_t epoch, serial;
     {
         std::unique_lock<std::mutex> g(inflight_mu_);
         // Backpressure: a peer that sends faster than the disk answers
@@ -273,10 +309,12 @@ void ServerImpl::handle(std::string frame) {
             return;
         }
         epoch = epoch_;
-        inflight_[tag] = Flight{epoch, false, false, {}, frame.size()};
+        serial = ++serial_;
+        if (inflight_.empty()) over_cv_.notify_one();
+        inflight_[tag] = Flight{epoch, serial, false, {}, frame.size()};
         queued_bytes_ += frame.size();
     }
-    q_.push(Job{std::move(fc), epoch, {}});
+    q_.push(Job{std::move(fc), epoch, serial, {}});
 }
 
 // version(5): msize is the smaller of the two; the version is the client's
@@ -323,12 +361,14 @@ void ServerImpl::version(const p9::Fcall& fc) {
     }
     // Finishing a fid may touch the disk (ORCLOSE, a pending xattr): a
     // worker does it, not this reader thread.
-    if (!old.empty()) q_.push(Job{{}, 0, std::move(old)});
+    if (!old.empty()) q_.push(Job{{}, 0, 0, std::move(old)});
 }
 
-// flush(5): answer Rflush only after the old request has been answered
-// (or at once if it is unknown); a queued request that is flushed before it
-// starts is never run.
+// flush(5): a request not yet started is never run and Rflush goes at
+// once; one that is running gets kFlushWait to finish, then Rflush is
+// answered after its reply (which the client must honour), or without it
+// (the overseer; a reply that comes later is dropped). The old tag is free
+// for the peer only once Rflush is out, and ours only then too.
 void ServerImpl::flush(uint16_t tag, uint16_t oldtag) {
     std::lock_guard<std::mutex> g(inflight_mu_);
     if (stopping_) return;
@@ -338,45 +378,123 @@ void ServerImpl::flush(uint16_t tag, uint16_t oldtag) {
     }
     auto it = inflight_.find(oldtag);
     if (it == inflight_.end() || oldtag == tag) {
-        p9::Fcall out;
-        out.tag = tag;
-        out.msg = p9::Rflush{};
-        if (trace()) log_trace_line("-> " + p9::format(out));
-        send_(p9::encode(out, s_.dialect.load()));
+        send_rflush(tag);
         return;
     }
-    it->second.flushed = true;
+    if (!it->second.started) {
+        // Still queued: it never happens. Its Job finds no Flight of its serial.
+        std::vector<uint16_t> flushers = std::move(it->second.flushers);
+        flushers.push_back(tag);
+        queued_bytes_ -= it->second.bytes;
+        inflight_.erase(it);
+        answer_flushers(std::move(flushers));
+        idle_cv_.notify_all();
+        return;
+    }
     it->second.flushers.push_back(tag);
-    inflight_[tag] = Flight{epoch_, true};
+    if (!it->second.flush_by && !it->second.is_flush)
+        it->second.flush_by = (std::chrono::steady_clock::now() + kFlushWait).time_since_epoch().count();
+    Flight fl;
+    fl.epoch = epoch_;
+    fl.serial = ++serial_;
+    fl.started = true;
+    fl.is_flush = true;
+    inflight_[tag] = std::move(fl);
+    over_cv_.notify_one();
 }
 
-void ServerImpl::complete(uint16_t tag, uint64_t epoch, const std::string* reply) {
-    std::lock_guard<std::mutex> g(inflight_mu_);
-    if (epoch != epoch_) return;  // a Tversion ended that session
-    auto it = inflight_.find(tag);
-    if (it == inflight_.end()) return;
-    std::vector<uint16_t> flushers = std::move(it->second.flushers);
-    queued_bytes_ -= it->second.bytes;
-    inflight_.erase(it);  // the tag is free before its reply goes out
-    if (reply && !stopping_) send_(*reply);
-    // Then every Tflush that waited for it (and flushes of those flushes).
+void ServerImpl::send_rflush(uint16_t tag) {
+    p9::Fcall out;
+    out.tag = tag;
+    out.msg = p9::Rflush{};
+    if (trace()) log_trace_line("-> " + p9::format(out));
+    if (!stopping_) send_(p9::encode(out, s_.dialect.load()));
+}
+
+// Every Tflush that waited (and flushes of those flushes): each tag is
+// freed, then its Rflush goes out.
+void ServerImpl::answer_flushers(std::vector<uint16_t> flushers) {
     while (!flushers.empty()) {
         uint16_t ft = flushers.back();
         flushers.pop_back();
         auto f = inflight_.find(ft);
-        if (f == inflight_.end()) continue;
-        for (auto x : f->second.flushers) flushers.push_back(x);
-        inflight_.erase(f);
-        p9::Fcall out;
-        out.tag = ft;
-        out.msg = p9::Rflush{};
-        if (trace()) log_trace_line("-> " + p9::format(out));
-        if (!stopping_) send_(p9::encode(out, s_.dialect.load()));
+        if (f != inflight_.end()) {
+            for (auto x : f->second.flushers) flushers.push_back(x);
+            inflight_.erase(f);
+        }
+        send_rflush(ft);
     }
+}
+
+void ServerImpl::complete(uint16_t tag, uint64_t epoch, uint64_t serial, const std::string* reply) {
+    std::lock_guard<std::mutex> g(inflight_mu_);
+    if (epoch != epoch_) return;  // a Tversion ended that session
+    auto it = inflight_.find(tag);
+    // Gone, or the tag is another request now: this one was flushed and its
+    // Rflush already went out without it.
+    if (it == inflight_.end() || it->second.serial != serial) return;
+    std::vector<uint16_t> flushers = std::move(it->second.flushers);
+    queued_bytes_ -= it->second.bytes;
+    inflight_.erase(it);  // the tag is free before its reply goes out
+    if (reply && !stopping_) send_(*reply);
+    answer_flushers(std::move(flushers));
     idle_cv_.notify_all();
 }
 
-void ServerImpl::worker() {
+// The overseer: flush deadlines and stuck workers (see the top of the file).
+void ServerImpl::oversee() {
+    using clock = std::chrono::steady_clock;
+    std::unique_lock<std::mutex> g(inflight_mu_);
+    while (!stopping_) {
+        if (inflight_.empty()) {
+            over_cv_.wait(g);
+            continue;
+        }
+        // Tick while anything is in flight: a stuck worker is found within
+        // a tick, a flush deadline missed by at most one.
+        over_cv_.wait_for(g, std::chrono::milliseconds(250));
+        if (stopping_) break;
+        int64_t now = clock::now().time_since_epoch().count();
+        std::vector<uint16_t> due;
+        for (auto& [tag, f] : inflight_)
+            if (f.flush_by && f.flush_by <= now) due.push_back(tag);
+        for (uint16_t tag : due) {
+            auto it = inflight_.find(tag);
+            if (it == inflight_.end()) continue;  // answered with another's chain
+            log_error("export: a flushed request (tag %u) has run for over %lld s; answering its Tflush without "
+                      "waiting for it (its reply will be dropped)",
+                      tag, (long long)std::chrono::duration_cast<std::chrono::seconds>(kFlushWait).count());
+            std::vector<uint16_t> flushers = std::move(it->second.flushers);
+            queued_bytes_ -= it->second.bytes;
+            inflight_.erase(it);
+            answer_flushers(std::move(flushers));
+        }
+        if (!due.empty()) idle_cv_.notify_all();
+        if (q_.size() == 0) continue;
+        std::lock_guard<std::mutex> pg(pool_mu_);
+        size_t stuck = 0;
+        int64_t limit = now - std::chrono::duration_cast<clock::duration>(kStuckAfter).count();
+        for (auto& b : busy_) {
+            int64_t t = b.load();
+            if (t && t < limit) stuck++;
+        }
+        if (workers_.size() - stuck < size_t(s_.opts.threads) && workers_.size() < kMaxWorkers) {
+            if (workers_.size() == size_t(s_.opts.threads))
+                log_error("export: %zu of %zu workers are stuck in syscalls that do not return (a hung mount "
+                          "inside the export?); adding workers (at most %zu)",
+                          stuck, workers_.size(), kMaxWorkers);
+            add_worker();
+        }
+    }
+}
+
+void ServerImpl::add_worker() {
+    busy_.emplace_back(0);
+    std::atomic<int64_t>* b = &busy_.back();
+    workers_.emplace_back([this, b] { worker(b); });
+}
+
+void ServerImpl::worker(std::atomic<int64_t>* busy) {
     static std::once_flag warned;
     if (!private_umask())
         std::call_once(warned, [] {
@@ -387,7 +505,9 @@ void ServerImpl::worker() {
     // lookup sets its own (cached per thread), so a run of requests from
     // one user costs no syscalls.
     while (q_.pop(j)) {
+        busy->store(std::chrono::steady_clock::now().time_since_epoch().count());
         run(j);
+        busy->store(0);
         j = Job{};
     }
     become_server();
@@ -406,21 +526,22 @@ void ServerImpl::run(Job& j) {
         std::lock_guard<std::mutex> g(inflight_mu_);
         if (j.epoch != epoch_) return;
         auto it = inflight_.find(tag);
-        if (it == inflight_.end()) return;
-        skip = it->second.flushed || stopping_;
+        // Flushed before it began (Rflush is out, perhaps the tag reused):
+        // it never happened.
+        if (it == inflight_.end() || it->second.serial != j.serial) return;
+        skip = stopping_;
         if (!skip) it->second.started = true;
         d = s_.dialect.load();
     }
     if (skip) {
-        // Flushed before it began: it never happened, only Rflush goes out.
-        complete(tag, j.epoch, nullptr);
+        complete(tag, j.epoch, j.serial, nullptr);
         return;
     }
     const Table& t = d == p9::Dialect::P2000 ? kPlain : d == p9::Dialect::Duct ? kDuct : kL;
     Handler h = t[j.fc.type()];
     Reply r = h ? h(c, j.fc) : fail(ENOSYS);
     std::string frame = encode_reply(tag, r, d);
-    complete(tag, j.epoch, &frame);
+    complete(tag, j.epoch, j.serial, &frame);
 }
 
 void ServerImpl::teardown() {
@@ -448,6 +569,8 @@ void ServerImpl::stop() {
             stopping_ = true;
         }
         idle_cv_.notify_all();  // a reader held by backpressure
+        over_cv_.notify_all();
+        if (overseer_.joinable()) overseer_.join();  // no worker is added after this
         q_.close();
         for (auto& t : workers_)
             if (t.joinable()) t.join();

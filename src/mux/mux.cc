@@ -12,7 +12,7 @@
 
 namespace duct::mux {
 
-Mux::Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace)
+Mux::Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace, wire::WriterLimits limits)
     : in_(std::move(in)),
       wake_(eventfd(0, EFD_CLOEXEC)),
       sinks_(std::move(sinks)),
@@ -21,7 +21,7 @@ Mux::Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace)
       writer_(std::move(out), [this](const std::string& why) {
           // The writer failed: the channel is broken both ways.
           if (!ended_.exchange(true) && sinks_.end) sinks_.end(false, why);
-      }) {}
+      }, limits) {}
 
 Mux::~Mux() {
     writer_.abort();
@@ -45,11 +45,15 @@ void Mux::abort() {
     ::shutdown(in_.get(), SHUT_RDWR);
 }
 
-bool Mux::send(std::string frame) { return writer_.send(std::move(frame)); }
+bool Mux::send(std::string frame) {
+    bool reply = frame.size() > 4 && (uint8_t(frame[4]) & 1);
+    return writer_.send(std::move(frame), reply ? wire::FrameWriter::kReply : wire::FrameWriter::kRequest);
+}
 
 void Mux::send_close_frame() {
     if (trace_) log_trace_line("-> close frame (our mount has closed)");
-    writer_.send(kCloseFrame);
+    // From the monitor, which must not wait on a full channel either.
+    writer_.send(kCloseFrame, wire::FrameWriter::kReply);
 }
 
 void Mux::close_write() { writer_.close_write(); }

@@ -5,7 +5,11 @@
 // frame `05 00 00 00 00` is the control frame: "my mount has closed".
 //
 // Threads: start() spawns the reader thread, which calls the sinks; sinks
-// must not block on the disk or on FUSE. send() is callable from any thread.
+// must not block on the disk or on FUSE. send() is callable from any thread:
+// a reply (odd type: our export answering) and the control frame never
+// wait for room in the writer, so the reader thread, which makes some of
+// them, never waits for the writer; a request (even type: our mount asking)
+// waits while the writer's budget is full (wire/frame_writer.h).
 // on_end runs once on the reader thread when the channel ends (EOF or a
 // framing error); the writer failing also ends the channel.
 // last_in() is when the last whole frame arrived (any type): uplink's
@@ -42,9 +46,10 @@ struct MuxStats {
 
 class Mux {
 public:
-    Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace);
+    Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace, wire::WriterLimits limits = {});
     ~Mux();
     void start();
+    // Routes by parity: a reply never waits, a request waits for room.
     bool send(std::string frame);
     void send_close_frame();
     // Flush and end our write direction (peer sees EOF). Blocks.
@@ -61,6 +66,8 @@ public:
     // steady_clock time, in ns since its epoch, of the last inbound frame
     // (or of start() while none has arrived).
     int64_t last_in() const { return last_in_.load(std::memory_order_relaxed); }
+    // How long the writer has had bytes for the peer and could write none.
+    std::chrono::milliseconds stalled_for() const { return writer_.stalled_for(); }
     MuxStats stats() const;
 
 private:

@@ -276,7 +276,12 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         cv.notify_all();
     };
     // The largest frame either direction may carry: msize bounds both.
-    mx = std::make_unique<mux::Mux>(std::move(ch.in), std::move(ch.out), opts.msize, sinks, opts.trace);
+    // A peer that reads none of our replies for --timeout while more than
+    // the writer's budget waits for it is cut off (the reader never waits
+    // for the writer, so nothing else would bound that memory).
+    wire::WriterLimits wl;
+    wl.stall = std::chrono::seconds(opts.timeout);
+    mx = std::make_unique<mux::Mux>(std::move(ch.in), std::move(ch.out), opts.msize, sinks, opts.trace, wl);
     mx->start();
     parts_ready = true;
     if (server) log_info("exporting %s", opts.export_path.c_str());
@@ -404,13 +409,24 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
                 // The peer may be stopping too (SIGTERM to both ends): give
                 // its close frame a moment to arrive, so neither end sees
                 // the channel vanish under a mount it is still unmounting.
-                if (!export_done && !stop_grace_over) {
+                // A peer that has read nothing for a second is not unmounting:
+                // neither wait for it nor try to flush to it.
+                bool unread = mx->stalled_for() >= std::chrono::seconds(1);
+                if (!export_done && !stop_grace_over && !unread) {
                     stop_grace_over = true;
                     cv.wait_for(g, std::chrono::seconds(2), [&] { return peer_closed || channel_ended; });
                     continue;
                 }
                 g.unlock();
-                mx->close_write();
+                auto stalled = mx->stalled_for();
+                if (!mx->close_write_within(unread ? std::chrono::seconds(0) : std::chrono::seconds(5))) {
+                    rc = kExitFailed;
+                    if (unread)
+                        log_error("stopping: the peer has read nothing for %.0f s; dropped what was queued for it",
+                                  double(stalled.count()) / 1000);
+                    else
+                        log_error("stopping: the peer did not read what was queued for it within 5 s; dropped it");
+                }
                 g.lock();
                 break;
             }

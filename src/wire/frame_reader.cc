@@ -1,5 +1,6 @@
 // FrameReader: buffered reads (one read(2) usually brings many small
-// frames); large frames are read straight into their own string.
+// frames); large frames are read straight into their own string. Copes
+// with a non-blocking fd (EAGAIN -> poll).
 #include "wire/frame_reader.h"
 
 #include <cerrno>
@@ -24,15 +25,16 @@ bool FrameReader::fill(size_t want, std::string& err, bool& eof) {
         buf_.erase(0, pos_);
         pos_ = 0;
     }
+    bool again = false;
     while (buf_.size() - pos_ < want) {
         size_t have = buf_.size();
         size_t room = want - (have - pos_);
         if (room < kChunk) room = kChunk;
-        if (wake_ >= 0) {
+        if (wake_ >= 0 || again) {
             pollfd p[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
-            int r = ::poll(p, 2, -1);
+            int r = ::poll(p, wake_ >= 0 ? 2 : 1, -1);
             if (r < 0 && errno == EINTR) continue;
-            if (r > 0 && (p[1].revents & POLLIN)) {
+            if (r > 0 && wake_ >= 0 && (p[1].revents & POLLIN)) {
                 stopped_ = true;
                 err = "stopped";
                 return false;
@@ -40,7 +42,10 @@ bool FrameReader::fill(size_t want, std::string& err, bool& eof) {
         }
         buf_.resize(have + room);
         ssize_t n = ::read(fd_, buf_.data() + have, room);
-        if (n < 0 && errno == EINTR) {
+        // EAGAIN: the fd is non-blocking (our writer set O_NONBLOCK on an
+        // open file both sides share, or it came so): wait in poll.
+        again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        if (n < 0 && (errno == EINTR || again)) {
             buf_.resize(have);
             continue;
         }

@@ -1,7 +1,7 @@
 // FrameReader: cuts the inbound byte stream into 9P frames (size[4] first,
 // counting itself). It trusts no size: below 5 or above the cap is a
 // protocol error that ends the channel, since framing is lost after it.
-// Used by exactly one thread (the mux reader); blocks in read(2).
+// Used by exactly one thread (the mux reader); blocks in poll(2)/read(2).
 #pragma once
 #include <cstdint>
 #include <string>
