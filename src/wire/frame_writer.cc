@@ -193,8 +193,9 @@ bool FrameWriter::write_batch(std::deque<Item>& batch) {
             int64_t t0 = 0;
             stuck_since_.compare_exchange_strong(t0, now_ns());
             pollfd p[2] = {{fd_.get(), POLLOUT, 0}, {wake_.get(), POLLIN, 0}};
-            // Wake at least once a second to look at the stall limit.
-            ::poll(p, 2, 1000);
+            // Wake now and then to look at the stall limit.
+            int tick = lim_.stall.count() > 0 ? int(std::min<int64_t>(1000, lim_.stall.count() / 2 + 1)) : 1000;
+            ::poll(p, 2, tick);
             if (p[1].revents & POLLIN) {
                 uint64_t v;
                 (void)!::read(wake_.get(), &v, sizeof v);

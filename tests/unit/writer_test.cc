@@ -1,0 +1,236 @@
+// wire::FrameWriter (issue 9 items 2 and 6): replies never wait for room,
+// requests wait for the budget; a peer that reads nothing is cut off with a
+// clear message; abort() and close_write_within() end a writer stuck on a
+// pipe nobody reads; the fd's O_NONBLOCK is put back; FrameReader copes
+// with a non-blocking fd.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "wire/frame_reader.h"
+#include "wire/frame_writer.h"
+
+using namespace duct;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Pipe {
+    Fd r, w;
+    Pipe() {
+        int p[2];
+        EXPECT_EQ(pipe2(p, O_CLOEXEC), 0);
+        r.reset(p[0]);
+        w.reset(p[1]);
+    }
+};
+
+// A 9P-shaped frame of `n` bytes (size[4] type[1] tag[2] payload).
+std::string frame(size_t n, uint8_t type) {
+    std::string f(n, 'x');
+    uint32_t s = uint32_t(n);
+    for (int i = 0; i < 4; i++) f[i] = char(s >> (8 * i));
+    f[4] = char(type);
+    f[5] = f[6] = 0;
+    return f;
+}
+
+// Reads and discards everything from fd until EOF (or `bytes` read).
+size_t drain(int fd, size_t bytes = SIZE_MAX) {
+    char buf[65536];
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        got += size_t(n);
+    }
+    return got;
+}
+
+struct Errors {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string why;
+    int count = 0;
+    std::function<void(const std::string&)> fn() {
+        return [this](const std::string& w) {
+            std::lock_guard<std::mutex> g(mu);
+            why = w;
+            count++;
+            cv.notify_all();
+        };
+    }
+    bool wait(std::chrono::milliseconds limit) {
+        std::unique_lock<std::mutex> g(mu);
+        return cv.wait_for(g, limit, [&] { return count > 0; });
+    }
+};
+
+}  // namespace
+
+// The channel's reader makes replies; it must never wait for the writer,
+// even when nothing is read and far more than the budget is queued.
+TEST(FrameWriter, RepliesNeverWaitForRoom) {
+    Pipe p;
+    wire::WriterLimits lim;
+    lim.budget = 64 << 10;
+    wire::FrameWriter w(std::move(p.w), nullptr, lim);
+    auto replies = std::async(std::launch::async, [&] {
+        for (int i = 0; i < 64; i++)
+            if (!w.send(frame(64 << 10, 117), wire::FrameWriter::kReply)) return false;
+        return true;
+    });
+    ASSERT_EQ(replies.wait_for(2s), std::future_status::ready) << "a reply waited for room";
+    EXPECT_TRUE(replies.get());
+    EXPECT_GT(w.queued(), size_t(lim.budget));
+    // Everything queued reaches the reader, in one piece.
+    EXPECT_EQ(drain(p.r.get(), 64u << 16), size_t(64) << 16);
+}
+
+// Requests (our mount's, from FUSE threads) wait while the budget is full
+// and go as soon as the peer reads.
+TEST(FrameWriter, RequestsWaitForTheBudget) {
+    Pipe p;
+    wire::WriterLimits lim;
+    lim.budget = 64 << 10;
+    wire::FrameWriter w(std::move(p.w), nullptr, lim);
+    // One fills the pipe, the next the budget (it waits in the writer).
+    for (int i = 0; i < 2; i++) ASSERT_TRUE(w.send(frame(64 << 10, 116)));
+    auto more = std::async(std::launch::async, [&] { return w.send(frame(64 << 10, 116)); });
+    EXPECT_EQ(more.wait_for(300ms), std::future_status::timeout) << "a request went past the full budget";
+    std::thread reader([&] { drain(p.r.get(), size_t(3) << 16); });
+    ASSERT_EQ(more.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(more.get());
+    reader.join();
+}
+
+// A request bigger than the whole budget still goes, alone.
+TEST(FrameWriter, ARequestLargerThanTheBudgetGoesAlone) {
+    Pipe p;
+    wire::WriterLimits lim;
+    lim.budget = 16 << 10;
+    wire::FrameWriter w(std::move(p.w), nullptr, lim);
+    std::thread reader([&] { drain(p.r.get(), 1 << 20); });
+    auto big = std::async(std::launch::async, [&] { return w.send(frame(1 << 20, 118)); });
+    ASSERT_EQ(big.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(big.get());
+    reader.join();
+}
+
+// The writer is stuck on a pipe nobody reads (where shutdown(2) does
+// nothing): abort() still ends it at once.
+TEST(FrameWriter, AbortEndsAWriterStuckOnAPipe) {
+    Pipe p;
+    auto w = std::make_unique<wire::FrameWriter>(std::move(p.w), nullptr);
+    ASSERT_TRUE(w->send(frame(1 << 20, 117), wire::FrameWriter::kReply));
+    std::this_thread::sleep_for(100ms);  // the pipe is full, the writer waits
+    EXPECT_GE(w->stalled_for(), 50ms);
+    auto gone = std::async(std::launch::async, [&] { w.reset(); });
+    bool ended = gone.wait_for(2s) == std::future_status::ready;
+    EXPECT_TRUE(ended) << "the writer did not end";
+    if (!ended) drain(p.r.get());  // let it go, so the test itself can end
+}
+
+TEST(FrameWriter, CloseWriteWithinGivesUpOnAPeerThatReadsNothing) {
+    Pipe p;
+    wire::FrameWriter w(std::move(p.w), nullptr);
+    ASSERT_TRUE(w.send(frame(1 << 20, 117), wire::FrameWriter::kReply));
+    auto closed = std::async(std::launch::async, [&] { return w.close_write_within(200ms); });
+    bool ended = closed.wait_for(2s) == std::future_status::ready;
+    EXPECT_TRUE(ended) << "close_write_within did not return";
+    if (!ended) drain(p.r.get());
+    EXPECT_FALSE(closed.get());
+}
+
+// A peer that lets more than the budget of replies pile up and reads
+// nothing for `stall` is cut off, saying so (the reader must not be held,
+// and memory must not grow without bound).
+TEST(FrameWriter, APeerThatReadsNoRepliesIsCutOff) {
+    Pipe p;
+    Errors e;
+    wire::WriterLimits lim;
+    lim.budget = 64 << 10;
+    lim.stall = 300ms;
+    wire::FrameWriter w(std::move(p.w), e.fn(), lim);
+    for (int i = 0; i < 8; i++) ASSERT_TRUE(w.send(frame(64 << 10, 117), wire::FrameWriter::kReply));
+    ASSERT_TRUE(e.wait(5s)) << "not cut off";
+    EXPECT_NE(e.why.find("peer does not read its replies"), std::string::npos) << e.why;
+    EXPECT_NE(e.why.find("MiB unsent for"), std::string::npos) << e.why;
+    EXPECT_FALSE(w.send(frame(100, 117), wire::FrameWriter::kReply));
+    EXPECT_EQ(e.count, 1);
+}
+
+// However fast the peer reads, no more than max_replies may wait.
+TEST(FrameWriter, RepliesBeyondTheHardLimitEndTheChannel) {
+    Pipe p;
+    Errors e;
+    wire::WriterLimits lim;
+    lim.budget = 64 << 10;
+    lim.max_replies = 512 << 10;
+    wire::FrameWriter w(std::move(p.w), e.fn(), lim);
+    bool refused = false;
+    for (int i = 0; i < 16 && !refused; i++) refused = !w.send(frame(64 << 10, 117), wire::FrameWriter::kReply);
+    EXPECT_TRUE(refused);
+    ASSERT_TRUE(e.wait(5s));
+    EXPECT_NE(e.why.find("peer does not read its replies"), std::string::npos) << e.why;
+}
+
+// Requests alone never trip the reply limits (our mount's own flow
+// control, and the silent-peer watchdog, handle those).
+TEST(FrameWriter, QueuedRequestsAreNotAStall) {
+    Pipe p;
+    Errors e;
+    wire::WriterLimits lim;
+    lim.budget = 64 << 10;
+    lim.stall = 100ms;
+    wire::FrameWriter w(std::move(p.w), e.fn(), lim);
+    for (int i = 0; i < 2; i++) ASSERT_TRUE(w.send(frame(64 << 10, 118)));
+    EXPECT_FALSE(e.wait(600ms)) << e.why;
+    w.abort();
+}
+
+// O_NONBLOCK belongs to the open file, which others may share: the writer
+// puts it back as it was.
+TEST(FrameWriter, PutsTheFdsFlagsBack) {
+    Pipe p;
+    int fd = p.w.get();
+    Fd mine(fcntl(fd, F_DUPFD_CLOEXEC, 3));  // same open file description
+    {
+        wire::FrameWriter w(std::move(p.w), nullptr);
+        ASSERT_TRUE(w.send(frame(100, 117), wire::FrameWriter::kReply));
+        EXPECT_EQ(drain(p.r.get(), 100), 100u);
+        w.close_write();
+    }
+    EXPECT_EQ(fcntl(mine.get(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+// The writer's O_NONBLOCK lands on the reader too when both sides are one
+// open file (a tty used both ways): FrameReader must wait, not fail.
+TEST(FrameReader, CopesWithANonBlockingFd) {
+    Pipe p;
+    fcntl(p.r.get(), F_SETFL, fcntl(p.r.get(), F_GETFL) | O_NONBLOCK);
+    std::string a = frame(7000, 117), b = frame(300, 101);
+    std::thread t([&] {
+        std::string all = a + b;
+        for (size_t i = 0; i < all.size(); i += 1000) {
+            std::this_thread::sleep_for(20ms);
+            ASSERT_GT(write(p.w.get(), all.data() + i, std::min<size_t>(1000, all.size() - i)), 0);
+        }
+        p.w.reset();
+    });
+    wire::FrameReader r(p.r.get(), 1 << 20);
+    std::string f, err;
+    EXPECT_EQ(r.next(f, err), wire::FrameReader::Status::Frame) << err;
+    EXPECT_EQ(f, a);
+    EXPECT_EQ(r.next(f, err), wire::FrameReader::Status::Frame) << err;
+    EXPECT_EQ(f, b);
+    EXPECT_EQ(r.next(f, err), wire::FrameReader::Status::Eof) << err;
+    t.join();
+}
