@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "proto/messages.h"
 
 namespace duct::mux {
 
@@ -46,14 +47,19 @@ void Mux::abort() {
 }
 
 bool Mux::send(std::string frame) {
-    bool reply = frame.size() > 4 && (uint8_t(frame[4]) & 1);
-    return writer_.send(std::move(frame), reply ? wire::FrameWriter::kReply : wire::FrameWriter::kRequest);
+    uint8_t type = frame.size() > 4 ? uint8_t(frame[4]) : 0;
+    unsigned flags = type & 1 ? wire::FrameWriter::kReply : wire::FrameWriter::kRequest;
+    // The only frames 9P orders against others (flush(5), version(5)).
+    if (type == p9::Tflush::kType || type == p9::Rflush::kType || type == p9::Tversion::kType ||
+        type == p9::Rversion::kType)
+        flags |= wire::FrameWriter::kOrdered;
+    return writer_.send(std::move(frame), flags);
 }
 
 void Mux::send_close_frame() {
     if (trace_) log_trace_line("-> close frame (our mount has closed)");
     // From the monitor, which must not wait on a full channel either.
-    writer_.send(kCloseFrame, wire::FrameWriter::kReply);
+    writer_.send(kCloseFrame, wire::FrameWriter::kReply | wire::FrameWriter::kOrdered);
 }
 
 void Mux::close_write() { writer_.close_write(); }

@@ -61,8 +61,18 @@ void FrameWriter::wake() {
     if (wake_) (void)!::write(wake_.get(), &one, sizeof one);
 }
 
+// Requests wait while more than this is queued: the budget, or what the
+// link drains in kQueueTime if that is less (but never below 4 MiB, enough
+// to keep any link busy with whole frames).
+// Until the link has been the limit once, its pace is unknown: the floor.
+size_t FrameWriter::room_locked() const {
+    double t = rate_ * std::chrono::duration<double>(kQueueTime).count();
+    return std::min(lim_.budget, std::max(size_t(t), kMinRoom));
+}
+
 bool FrameWriter::send(std::string frame, unsigned flags) {
     bool reply = flags & kReply;
+    bool small = frame.size() <= kSmall;
     std::unique_lock<std::mutex> g(mu_);
     if (reply) {
         // Never waits: the reader thread that made this reply must go on
@@ -74,15 +84,20 @@ bool FrameWriter::send(std::string frame, unsigned flags) {
             wake();
             return false;
         }
+    } else if (small) {
+        // Metadata does not wait for bulk data to drain; small frames alone
+        // are still held to the budget.
+        space_.wait(g, [&] { return closing_ || broken_ || small_queued_ + frame.size() <= lim_.budget; });
     } else {
         space_.wait(g, [&] {
-            return closing_ || broken_ || queued_ == 0 || queued_ + frame.size() <= lim_.budget;
+            return closing_ || broken_ || queued_ == 0 || queued_ + frame.size() <= room_locked();
         });
     }
     if (closing_ || broken_ || overflow_) return false;
     queued_ += frame.size();
     if (reply) replies_ += frame.size();
-    q_.push_back(Item{std::move(frame), reply});
+    if (small) small_queued_ += frame.size();
+    (small ? small_ : bulk_).push_back(Item{std::move(frame), reply, bool(flags & kOrdered), seq_++});
     cv_.notify_one();
     return true;
 }
@@ -116,8 +131,9 @@ void FrameWriter::abort() {
     {
         std::lock_guard<std::mutex> g(mu_);
         broken_ = true;
-        q_.clear();
-        queued_ = 0;
+        small_.clear();
+        bulk_.clear();
+        queued_ = small_queued_ = 0;
         replies_ = 0;
     }
     cv_.notify_all();
@@ -161,22 +177,54 @@ void FrameWriter::fail(const std::string& why) {
         std::lock_guard<std::mutex> g(mu_);
         if (broken_) return;  // abort() got there first: nobody needs telling
         broken_ = true;
-        q_.clear();
-        queued_ = 0;
+        small_.clear();
+        bulk_.clear();
+        queued_ = small_queued_ = 0;
         replies_ = 0;
     }
     space_.notify_all();
     if (on_error_) on_error_(why);
 }
 
+// Small frames first, then large ones, each up to its quantum; an ordered
+// frame waits (and the small frames behind it) until every large frame
+// queued before it has been taken, and no frame queued after it passes it.
+void FrameWriter::take_batch_locked(std::deque<Item>& batch) {
+    size_t n = 0;
+    uint64_t barrier = UINT64_MAX;  // a waiting ordered frame: nothing queued after it goes first
+    // Some iovecs are left for large frames: a flood of small ones must not
+    // starve them.
+    while (batch.size() < kBatch * 3 / 4 && !small_.empty() && n < kSmallQuantum) {
+        Item& f = small_.front();
+        if (f.ordered && !bulk_.empty() && bulk_.front().seq < f.seq) {
+            barrier = f.seq;
+            break;
+        }
+        n += f.data.size();
+        batch.push_back(std::move(f));
+        small_.pop_front();
+    }
+    n = 0;
+    while (batch.size() < kBatch && !bulk_.empty()) {
+        Item& f = bulk_.front();
+        if (f.seq > barrier || (n > 0 && n + f.data.size() > kBulkQuantum)) break;
+        n += f.data.size();
+        batch.push_back(std::move(f));
+        bulk_.pop_front();
+    }
+}
+
 bool FrameWriter::write_batch(std::deque<Item>& batch) {
     std::vector<iovec> iov;
-    size_t total = 0, reply_bytes = 0;
+    size_t total = 0, reply_bytes = 0, small_bytes = 0;
     for (auto& f : batch) {
         iov.push_back({f.data.data(), f.data.size()});
         total += f.data.size();
         if (f.reply) reply_bytes += f.data.size();
+        if (f.data.size() <= kSmall) small_bytes += f.data.size();
     }
+    int64_t t0 = now_ns();
+    bool waited = false;
     size_t idx = 0;
     while (idx < iov.size()) {
         ssize_t n;
@@ -190,8 +238,9 @@ bool FrameWriter::write_batch(std::deque<Item>& batch) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int64_t t0 = 0;
-            stuck_since_.compare_exchange_strong(t0, now_ns());
+            waited = true;
+            int64_t zero = 0;
+            stuck_since_.compare_exchange_strong(zero, now_ns());
             pollfd p[2] = {{fd_.get(), POLLOUT, 0}, {wake_.get(), POLLIN, 0}};
             // Wake now and then to look at the stall limit.
             int tick = lim_.stall.count() > 0 ? int(std::min<int64_t>(1000, lim_.stall.count() / 2 + 1)) : 1000;
@@ -231,6 +280,12 @@ bool FrameWriter::write_batch(std::deque<Item>& batch) {
         if (broken_) return false;
         queued_ -= total;
         replies_ -= reply_bytes;
+        small_queued_ -= small_bytes;
+        // The link's pace, learnt only when it, not we, was the limit.
+        if (waited) {
+            double r = double(total) / (double(std::max<int64_t>(now_ns() - t0, 1)) / 1e9);
+            rate_ = rate_ > 0 ? 0.75 * rate_ + 0.25 * r : r;
+        }
     }
     space_.notify_all();
     return true;
@@ -254,11 +309,11 @@ void FrameWriter::run() {
         std::string overflow;
         {
             std::unique_lock<std::mutex> g(mu_);
-            cv_.wait(g, [&] { return broken_ || closing_ || overflow_ || !q_.empty(); });
+            cv_.wait(g, [&] { return broken_ || closing_ || overflow_ || !small_.empty() || !bulk_.empty(); });
             if (broken_) break;
             overflow = unread_locked();
             if (overflow.empty()) {
-                if (q_.empty() && closing_) {
+                if (small_.empty() && bulk_.empty() && closing_) {
                     g.unlock();
                     // Drained and closing: end our direction so the peer sees EOF.
                     if (sock_) ::shutdown(fd_.get(), SHUT_WR);
@@ -269,10 +324,7 @@ void FrameWriter::run() {
                     done_cv_.notify_all();
                     return;
                 }
-                while (!q_.empty() && batch.size() < kBatch) {
-                    batch.push_back(std::move(q_.front()));
-                    q_.pop_front();
-                }
+                take_batch_locked(batch);
             }
         }
         if (!overflow.empty()) {

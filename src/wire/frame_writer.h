@@ -12,7 +12,19 @@
 //    requests but never reads the answers is cut off instead (Limits).
 //  - requests (the default: our mount's T-messages, sent from FUSE or relay
 //    threads, never from the reader) wait while more than `budget` bytes
-//    are queued: flow control against a flood of writes.
+//    are queued, or more than the link drains in kQueueTime (a slow link
+//    keeps less queued): flow control against a flood of writes. Small
+//    requests (metadata) do not wait for bulk data to drain.
+//
+// Two lanes (issue 10, "metadata never waits behind bulk data"): frames up
+// to kSmall bytes go ahead of larger ones (Twrite and Rread payloads), and
+// each writev takes up to kSmallQuantum of small frames, then up to
+// kBulkQuantum of large ones, so both make progress. 9P lets replies and
+// concurrent requests arrive in any order, except around Tflush and
+// Tversion: a kOrdered frame (Tflush, Rflush, Tversion, Rversion, the
+// control frame) never overtakes a frame queued before it, so an Rflush
+// still follows the reply it waited for and no reply of an old session
+// follows a later Rversion.
 //
 // The fd is written without ever blocking (a socket with MSG_DONTWAIT, any
 // other fd with O_NONBLOCK set on it for the writer's life and restored
@@ -62,7 +74,12 @@ public:
     enum Flags : unsigned {
         kRequest = 0,  // waits for room (the default)
         kReply = 1,    // never waits; counted as reply backlog
+        kOrdered = 2,  // never overtakes a frame queued before it
     };
+    static constexpr size_t kSmall = 8 << 10;
+    static constexpr size_t kSmallQuantum = 64 << 10, kBulkQuantum = 256 << 10;
+    static constexpr std::chrono::milliseconds kQueueTime{500};
+    static constexpr size_t kMinRoom = size_t(4) << 20;  // enough to keep any link busy
 
     // on_error is called once (from the writer thread) if writing fails or
     // the peer stops reading its replies. Owns `fd` (the write side of the
@@ -97,8 +114,11 @@ public:
 private:
     struct Item {
         std::string data;
-        bool reply;
+        bool reply, ordered;
+        uint64_t seq;  // queue order across both lanes
     };
+    void take_batch_locked(std::deque<Item>& batch);
+    size_t room_locked() const;  // the budget, shrunk on a slow link
     void run();
     bool write_batch(std::deque<Item>& batch);  // false: stopped or broken
     void fail(const std::string& why);
@@ -110,12 +130,15 @@ private:
     bool sock_ = false;
     std::function<void(const std::string&)> on_error_;
     WriterLimits lim_;
-    mutable std::mutex mu_;         // guards q_, queued_, replies_, the flags
+    mutable std::mutex mu_;         // guards the lanes, the counts, rate_, the flags
     std::condition_variable cv_;    // writer waits for work
     std::condition_variable space_; // senders of requests wait for room
     std::condition_variable done_cv_;  // close_write_within waits for done_
-    std::deque<Item> q_;
-    size_t queued_ = 0;   // bytes in q_ and in the batch being written
+    std::deque<Item> small_, bulk_;  // the lanes
+    uint64_t seq_ = 0;
+    double rate_ = 0;     // bytes/s the link took while the writer was busy (0: unknown)
+    size_t queued_ = 0;   // bytes in the lanes and in the batch being written
+    size_t small_queued_ = 0;
     size_t replies_ = 0;  // of which replies
     bool closing_ = false, broken_ = false, done_ = false, overflow_ = false;
     std::atomic<int64_t> stuck_since_{0};  // steady ns of the first EAGAIN since progress; 0 = not stuck

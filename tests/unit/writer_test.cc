@@ -13,6 +13,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+#include <algorithm>
+#include <future>
 
 #include "wire/frame_reader.h"
 #include "wire/frame_writer.h"
@@ -233,4 +236,114 @@ TEST(FrameReader, CopesWithANonBlockingFd) {
     EXPECT_EQ(f, b);
     EXPECT_EQ(r.next(f, err), wire::FrameReader::Status::Eof) << err;
     t.join();
+}
+
+// ---- the two lanes (issue 10: metadata never waits behind bulk data) ----
+
+namespace {
+// A frame whose tag says which it is.
+std::string tagged(size_t n, uint8_t type, uint16_t tag) {
+    std::string f = frame(n, type);
+    f[5] = char(tag);
+    f[6] = char(tag >> 8);
+    return f;
+}
+// Reads frames until EOF; returns their tags in arrival order.
+std::vector<uint16_t> tags_of(int fd) {
+    wire::FrameReader r(fd, 1 << 21);
+    std::vector<uint16_t> out;
+    std::string f, err;
+    while (r.next(f, err) == wire::FrameReader::Status::Frame) out.push_back(uint16_t(uint8_t(f[5]) | uint8_t(f[6]) << 8));
+    return out;
+}
+size_t index_of(const std::vector<uint16_t>& v, uint16_t tag) {
+    return size_t(std::find(v.begin(), v.end(), tag) - v.begin());
+}
+}  // namespace
+
+// A small frame queued behind many large ones goes before most of them.
+TEST(FrameWriterLanes, SmallFramesGoAheadOfBulk) {
+    Pipe p;
+    wire::FrameWriter w(std::move(p.w), nullptr);
+    // The writer is stuck on a full pipe while the rest is queued.
+    ASSERT_TRUE(w.send(tagged(1 << 20, 117, 0), wire::FrameWriter::kReply));
+    std::this_thread::sleep_for(50ms);
+    for (uint16_t t = 1; t <= 40; t++) ASSERT_TRUE(w.send(tagged(64 << 10, 117, t), wire::FrameWriter::kReply));
+    ASSERT_TRUE(w.send(tagged(120, 25, 1000), wire::FrameWriter::kReply));  // an Rgetattr
+    ASSERT_TRUE(w.send(tagged(60, 24, 1001)));                              // a Tgetattr of our own
+    std::thread closer([&] { w.close_write(); });
+    auto order = tags_of(p.r.get());
+    closer.join();
+    ASSERT_EQ(order.size(), 43u);
+    EXPECT_LE(index_of(order, 1000), 5u);
+    EXPECT_LE(index_of(order, 1001), 5u);
+}
+
+// A flood of small frames does not starve the large ones either.
+TEST(FrameWriterLanes, BulkStillMovesUnderAFloodOfSmallFrames) {
+    Pipe p;
+    wire::FrameWriter w(std::move(p.w), nullptr);
+    ASSERT_TRUE(w.send(tagged(1 << 20, 117, 0), wire::FrameWriter::kReply));
+    std::this_thread::sleep_for(50ms);
+    for (uint16_t t = 1; t <= 8; t++) ASSERT_TRUE(w.send(tagged(64 << 10, 117, t), wire::FrameWriter::kReply));
+    for (uint16_t t = 100; t < 1100; t++) ASSERT_TRUE(w.send(tagged(100, 25, t), wire::FrameWriter::kReply));
+    std::thread closer([&] { w.close_write(); });
+    auto order = tags_of(p.r.get());
+    closer.join();
+    ASSERT_EQ(order.size(), 1009u);
+    // Every large frame is out before the last small one.
+    for (uint16_t t = 1; t <= 8; t++) EXPECT_LT(index_of(order, t), index_of(order, 1099)) << t;
+}
+
+// Tflush, Rflush, Tversion and Rversion (kOrdered) never overtake what was
+// queued before them, nor are passed by what was queued after: an Rflush
+// still follows the reply it waited for.
+TEST(FrameWriterLanes, OrderedFramesKeepTheirPlace) {
+    Pipe p;
+    wire::FrameWriter w(std::move(p.w), nullptr);
+    ASSERT_TRUE(w.send(tagged(1 << 20, 117, 0), wire::FrameWriter::kReply));
+    std::this_thread::sleep_for(50ms);
+    for (uint16_t t = 1; t <= 10; t++) ASSERT_TRUE(w.send(tagged(64 << 10, 117, t), wire::FrameWriter::kReply));
+    ASSERT_TRUE(w.send(tagged(7, 109, 500), wire::FrameWriter::kReply | wire::FrameWriter::kOrdered));  // Rflush
+    for (uint16_t t = 11; t <= 14; t++) ASSERT_TRUE(w.send(tagged(64 << 10, 117, t), wire::FrameWriter::kReply));
+    ASSERT_TRUE(w.send(tagged(100, 25, 501), wire::FrameWriter::kReply));
+    std::thread closer([&] { w.close_write(); });
+    auto order = tags_of(p.r.get());
+    closer.join();
+    ASSERT_EQ(order.size(), 17u);
+    size_t rflush = index_of(order, 500);
+    for (uint16_t t = 0; t <= 10; t++) EXPECT_LT(index_of(order, t), rflush) << "frame " << t << " passed by the Rflush";
+    for (uint16_t t = 11; t <= 14; t++) EXPECT_GT(index_of(order, t), rflush) << "frame " << t << " overtook the Rflush";
+    EXPECT_GT(index_of(order, 501), rflush);
+}
+
+// On a slow link fewer bytes of requests are queued than the budget allows:
+// what the link drains in FrameWriter::kQueueTime (at least kMinRoom).
+TEST(FrameWriterLanes, ASlowLinkQueuesLess) {
+    Pipe p;
+    wire::WriterLimits lim;
+    lim.budget = 256u << 20;
+    wire::FrameWriter w(std::move(p.w), nullptr, lim);
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {  // about 2 MB/s
+        char buf[16384];
+        while (!stop) {
+            if (read(p.r.get(), buf, sizeof buf) <= 0) break;
+            std::this_thread::sleep_for(8ms);
+        }
+    });
+    size_t most = 0;
+    auto sender = std::async(std::launch::async, [&] {
+        for (int i = 0; i < 24; i++) {
+            if (!w.send(frame(1 << 20, 118))) return;
+            most = std::max(most, w.queued());
+        }
+    });
+    bool finished = sender.wait_for(3s) == std::future_status::ready;
+    EXPECT_FALSE(finished) << "24 MiB went into the queue of a 2 MB/s link at once";
+    EXPECT_LE(most, wire::FrameWriter::kMinRoom + (2u << 20));
+    w.abort();
+    stop = true;
+    sender.wait();
+    reader.join();
 }
