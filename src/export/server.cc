@@ -158,6 +158,7 @@ private:
     Session s_;
     Send send_;
     std::atomic<uint64_t> bad_frames_{0};
+    uint64_t abandoned_ = 0;  // flushed requests answered without their reply (under inflight_mu_)
     BlockingQueue<Job> q_;
     std::mutex pool_mu_;  // guards workers_ and busy_ (their growth); after inflight_mu_
     std::vector<std::thread> workers_;
@@ -461,9 +462,12 @@ void ServerImpl::oversee() {
         for (uint16_t tag : due) {
             auto it = inflight_.find(tag);
             if (it == inflight_.end()) continue;  // answered with another's chain
-            log_error("export: a flushed request (tag %u) has run for over %lld s; answering its Tflush without "
-                      "waiting for it (its reply will be dropped)",
-                      tag, (long long)std::chrono::duration_cast<std::chrono::seconds>(kFlushWait).count());
+            uint64_t n = abandoned_++;
+            if (n < 10 || n % 1000 == 0)
+                log_error("export: a flushed request (tag %u) has run for over %lld s; answering its Tflush "
+                          "without waiting for it (its reply will be dropped; %llu so far)",
+                          tag, (long long)std::chrono::duration_cast<std::chrono::seconds>(kFlushWait).count(),
+                          (unsigned long long)n + 1);
             std::vector<uint16_t> flushers = std::move(it->second.flushers);
             queued_bytes_ -= it->second.bytes;
             inflight_.erase(it);

@@ -60,8 +60,8 @@ public:
     // Stop reading: wakes the reader (shutdown of the read side) and joins it.
     void stop();
     // The channel is declared dead (silent peer): drop what is queued and
-    // stop writing; on a socket also shut it down, which unblocks a writer
-    // stuck in write(2) on a peer that reads nothing.
+    // stop writing (the writer never blocks in write(2), so this is prompt
+    // on any fd); on a socket also shut it down, so the peer sees the end.
     void abort();
     // steady_clock time, in ns since its epoch, of the last inbound frame
     // (or of start() while none has arrived).
