@@ -61,10 +61,10 @@ void FrameWriter::wake() {
     if (wake_) (void)!::write(wake_.get(), &one, sizeof one);
 }
 
-// Requests wait while more than this is queued: the budget, or what the
-// link drains in kQueueTime if that is less (but never below 4 MiB, enough
-// to keep any link busy with whole frames).
-// Until the link has been the limit once, its pace is unknown: the floor.
+// Large requests wait while more than this is queued: the budget, or what
+// the link drains in kQueueTime if that is less, but never below kMinRoom
+// (which is also the bound until the link has been the limit once and its
+// pace is known).
 size_t FrameWriter::room_locked() const {
     double t = rate_ * std::chrono::duration<double>(kQueueTime).count();
     return std::min(lim_.budget, std::max(size_t(t), kMinRoom));
@@ -87,7 +87,9 @@ bool FrameWriter::send(std::string frame, unsigned flags) {
     } else if (small) {
         // Metadata does not wait for bulk data to drain; small frames alone
         // are still held to the budget.
-        space_.wait(g, [&] { return closing_ || broken_ || small_queued_ + frame.size() <= lim_.budget; });
+        space_.wait(g, [&] {
+            return closing_ || broken_ || small_queued_ == 0 || small_queued_ + frame.size() <= lim_.budget;
+        });
     } else {
         space_.wait(g, [&] {
             return closing_ || broken_ || queued_ == 0 || queued_ + frame.size() <= room_locked();
