@@ -5,6 +5,7 @@
 // with a non-blocking fd.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <future>
 
+#include "mux/mux.h"
 #include "wire/frame_reader.h"
 #include "wire/frame_writer.h"
 
@@ -346,4 +348,54 @@ TEST(FrameWriterLanes, ASlowLinkQueuesLess) {
     stop = true;
     sender.wait();
     reader.join();
+}
+
+// A socket gets MSG_DONTWAIT per call, so its flags are never touched, and
+// abort() ends a writer stuck on a peer that reads nothing there too.
+TEST(FrameWriter, AbortEndsAWriterStuckOnASocket) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    Fd ours(sv[0]), theirs(sv[1]);
+    Fd mine(fcntl(ours.get(), F_DUPFD_CLOEXEC, 3));
+    auto w = std::make_unique<wire::FrameWriter>(std::move(ours), nullptr);
+    ASSERT_TRUE(w->send(frame(4 << 20, 117), wire::FrameWriter::kReply));
+    std::this_thread::sleep_for(100ms);
+    EXPECT_GE(w->stalled_for(), 50ms);
+    EXPECT_EQ(fcntl(mine.get(), F_GETFL) & O_NONBLOCK, 0);
+    auto gone = std::async(std::launch::async, [&] { w.reset(); });
+    bool ended = gone.wait_for(2s) == std::future_status::ready;
+    EXPECT_TRUE(ended) << "the writer did not end";
+    if (!ended) drain(theirs.get());
+}
+
+// The mux's reader hands requests to a sink that answers at once (as the
+// export's Tversion/Tflush and its workers do): with nobody reading our
+// side, the reader still takes every request in, because replies never
+// wait for the full writer (before, the sink blocked and the reader with it).
+TEST(MuxWriter, TheReaderNeverWaitsForAFullWriter) {
+    Pipe in, out;
+    std::atomic<int> handled{0};
+    mux::Mux* mp = nullptr;
+    mux::Sinks s;
+    s.request = [&](std::string f) {
+        std::string r = frame(64 << 10, 117);
+        r[5] = f[5];
+        r[6] = f[6];
+        mp->send(std::move(r));
+        handled++;
+    };
+    s.reply = [](std::string) {};
+    s.end = [](bool, const std::string&) {};
+    wire::WriterLimits lim;
+    lim.budget = 256 << 10;
+    mux::Mux m(std::move(in.r), std::move(out.w), 1 << 20, s, false, lim);
+    mp = &m;
+    m.start();
+    std::string reqs;
+    for (int i = 0; i < 200; i++) reqs += frame(23, 116);  // Treads
+    ASSERT_EQ(write(in.w.get(), reqs.data(), reqs.size()), ssize_t(reqs.size()));
+    for (int i = 0; i < 200 && handled < 200; i++) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(handled.load(), 200);
+    m.abort();
+    m.stop();
 }
