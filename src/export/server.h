@@ -10,6 +10,7 @@
 // not through a symlink (walks never follow symlinks; O_PATH fds + *at()
 // syscalls with O_NOFOLLOW), not by a name containing '/'.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +23,10 @@ struct ServerOptions {
     uint32_t max_msize = 1u << 20 | 4096;  // largest msize we agree to (plus header room)
     int threads = 8;                // worker pool size
     bool trace = false;             // -D: log every request and reply
+    // st_dev of this duct's own mount, 0 until it is up: set by uplink once
+    // mounted. A walk into it is refused (ELOOP): an export that holds our
+    // own mount point would otherwise loop through both ducts (issue 9).
+    std::shared_ptr<std::atomic<uint64_t>> own_mount_dev;
 };
 
 struct ServerStats {
