@@ -6,9 +6,11 @@
 // worker threads, which do the syscalls and call `send` with the reply
 // frame (send is thread-safe; it queues to the channel writer).
 //
-// Confinement: nothing outside the export root is reachable: not by "..",
-// not through a symlink (walks never follow symlinks; O_PATH fds + *at()
-// syscalls with O_NOFOLLOW), not by a name containing '/'.
+// Confinement: nothing outside the export root is reachable: not by ".."
+// (even from a directory a local program moved out of the export), not
+// through a symlink (walks never follow symlinks; O_PATH fds + *at()
+// syscalls with O_NOFOLLOW), not by a name containing '/', and never into
+// this duct's own mount (own_mount_dev). See confine.h.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -59,6 +60,7 @@ public:
         EXPECT_TRUE(srv) << err;
     }
     ~Peer() {
+        if (before_stop) before_stop();
         if (srv) srv->stop();
     }
     void send(uint16_t tag, Message m) {
@@ -120,6 +122,7 @@ public:
     std::unique_ptr<exp::Server> srv;
     Dialect d = Dialect::L;
     uint16_t next_tag = 1;
+    std::function<void()> before_stop;  // runs before the workers are joined
 
 private:
     void on_reply(std::string f) {
@@ -132,14 +135,20 @@ private:
     std::map<uint16_t, std::vector<std::string>> replies;
 };
 
-// Opens a FIFO for reading and writing at once (never blocks), which also
-// wakes anyone blocked opening it: a test that fails on a blocked worker
-// still ends (the Server's stop joins its workers).
+// Holds FIFOs open for reading and writing (which never blocks) from just
+// before the Peer joins its workers until after: a worker blocked opening
+// one (the bug) wakes, and so do the requests queued behind it, so a test
+// that fails on a blocked worker still ends. Declare it before the Peer.
 struct FifoUnblocker {
-    fs::path p;
+    std::vector<int> fds;
+    void arm(Peer& p, std::vector<fs::path> fifos) {
+        p.before_stop = [this, fifos] {
+            for (auto& f : fifos) fds.push_back(open(f.c_str(), O_RDWR | O_NONBLOCK));
+        };
+    }
     ~FifoUnblocker() {
-        int fd = open(p.c_str(), O_RDWR | O_NONBLOCK);
-        if (fd >= 0) close(fd);
+        for (int fd : fds)
+            if (fd >= 0) close(fd);
     }
 };
 
@@ -165,8 +174,9 @@ protected:
 // worker and nothing was answered after. Now each is answered at once and
 // the export still answers.
 TEST_F(ConfineTest, FifoTlcreateAndTlopenNeverPinTheWorkers) {
-    FifoUnblocker unblock{root / "fifo"};
+    FifoUnblocker unblock;
     Peer p(root);
+    unblock.arm(p, {root / "fifo", root / "lonely"});
     p.version_attach();
     auto r = p.rpc(Tmknod{0, "fifo", S_IFIFO | 0600, 0, 0, 0});
     ASSERT_TRUE(holds<Rmknod>(r)) << Peer::lerr(r);
@@ -183,7 +193,6 @@ TEST_F(ConfineTest, FifoTlcreateAndTlopenNeverPinTheWorkers) {
         EXPECT_TRUE(holds<Rlopen>(o)) << Peer::lerr(o);
     }
     // A write-only open of a FIFO no one reads: ENXIO, at once (not a wait).
-    FifoUnblocker unblock2{root / "lonely"};
     ASSERT_TRUE(holds<Rmknod>(p.rpc(Tmknod{0, "lonely", S_IFIFO | 0600, 0, 0, 0})));
     ASSERT_EQ(p.walk(0, 50, {}), 0);
     EXPECT_EQ(Peer::lerr(p.rpc(Tlcreate{50, "lonely", O_WRONLY, 0644, 0})), ENXIO);
@@ -225,9 +234,10 @@ TEST_F(ConfineTest, TlcreateOfAnExistingNameOpensItLikeTlopen) {
 
 // Plain 9P2000's Topen of a FIFO does not block either.
 TEST_F(ConfineTest, FifoTopenNeverPinsTheWorkers) {
-    FifoUnblocker unblock{root / "fifo"};
+    FifoUnblocker unblock;
     ASSERT_EQ(mkfifo((root / "fifo").c_str(), 0666), 0);
     Peer p(root);
+    unblock.arm(p, {root / "fifo"});
     p.version_attach("9P2000");
     for (uint32_t i = 0; i < 8; i++) ASSERT_EQ(p.walk(0, 10 + i, {"fifo"}), 0);
     for (uint32_t i = 0; i < 8; i++) p.send(uint16_t(100 + i), Topen{10 + i, OREAD});
