@@ -31,6 +31,14 @@ namespace {
 void append_whole(fuse_file_info* fi) {
     if (fi->flags & O_APPEND) fi->direct_io = 1;
 }
+// An append is cut only where a Twrite must end, not at the page boundary
+// io_chunk rounds to (its offset is ignored anyway): max_write is the
+// iosize, so each request of an append is one Twrite.
+uint32_t write_chunk(Fs& fs, fuse_file_info* fi) {
+    if (!(fi->flags & O_APPEND)) return io_chunk(fs, fi->fh);
+    uint32_t n = fs.c.iosize(), iou = fh_iounit(fi->fh);
+    return iou && iou < n ? iou : n;
+}
 }  // namespace
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -118,7 +126,7 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t off,
               fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    uint32_t fid = fh_fid(fi->fh), chunk = io_chunk(fs, fi->fh);
+    uint32_t fid = fh_fid(fi->fh), chunk = write_chunk(fs, fi);
     size_t done = 0;
     while (done < size) {
         uint32_t n = uint32_t(std::min<size_t>(chunk, size - done));

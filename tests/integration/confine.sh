@@ -68,16 +68,23 @@ wait_mounted "$M" 15 || die "appends: the mount did not appear ($(tail -3 "$T/m.
 ok "appends: mounted"
 N=${DUCT_TEST_APPENDS:-20000}
 cat > "$T/appender.py" <<'EOF'
-# appender.py FILE TAG N: N lines, each one os.write() on an O_APPEND fd.
-# Line i: "TAG i LEN payload\n", the payload LEN copies of one letter; most
-# lines are short, one in five is 3-9 KiB so that many cross a 4 KiB page.
-import os, random, sys
+# appender.py FILE TAG N [MAXLEN [aligned]]: N lines, each one os.write()
+# on an O_APPEND fd. Line i: "TAG i LEN payload\n", the payload LEN copies of
+# one letter; most lines are short, one in five is 3 KiB..MAXLEN (default
+# 9000) so that many cross a 4 KiB page. "aligned" writes from a
+# page-aligned buffer (an mmap), so a line of up to 4 pages is one request.
+import mmap, os, random, sys
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+top = int(sys.argv[4]) if len(sys.argv) > 4 else 9000
+buf = mmap.mmap(-1, 1 << 16) if len(sys.argv) > 5 and sys.argv[5] == "aligned" else None
 rnd = random.Random(tag)
 fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 for i in range(n):
-    ln = rnd.randint(3000, 9000) if rnd.random() < 0.2 else rnd.randint(1, 200)
+    ln = rnd.randint(3000, top) if rnd.random() < 0.2 else rnd.randint(1, 200)
     line = ("%s %d %d %s\n" % (tag, i, ln, chr(97 + i % 26) * ln)).encode()
+    if buf is not None:
+        buf[:len(line)] = line
+        line = memoryview(buf)[:len(line)]
     if os.write(fd, line) != len(line):
         sys.exit("short write")
 os.close(fd)
@@ -124,5 +131,28 @@ check "appends: unmount" unmount "$M"
 wait_exit $MPID 15
 expect_eq "appends: duct exits 0" 0 "$WAIT_RC"
 expect_eq "appends: exporting duct exits 0" 0 "$(wait_file_rc "$T/e.rc" 15)"
+
+# ---- 3. the same with a small msize: an append up to one Twrite's worth
+# (16360 bytes here) is one Twrite, not cut at the 12 KiB page boundary
+# below it; lines up to 16,000 bytes from a page-aligned buffer. (The
+# kernel puts at most ceil(max_write / 4096) pages in one request, so from
+# an unaligned buffer only max_write - 4096 bytes are sure to go whole;
+# beyond one Twrite nothing can be atomic over 9P.)
+: > "$E/log2"
+timeout 300 "$DUCT" --msize 16384 --exec "$T/side.sh e2 $E -" - "$M" 2>>"$T/m2.log" &
+MPID=$!; track_pid $MPID
+wait_mounted "$M" 15 || die "small msize: the mount did not appear ($(tail -3 "$T/m2.log" 2>/dev/null))"
+N2=${DUCT_TEST_APPENDS_SMALL:-5000}
+rc_m=0; rc_l=0
+timeout 240 python3 "$T/appender.py" "$M/log2" mount "$N2" 16000 aligned & P1=$!
+timeout 240 python3 "$T/appender.py" "$E/log2" local "$N2" 16000 aligned & P2=$!
+wait $P1 || rc_m=$?
+wait $P2 || rc_l=$?
+expect_eq "small msize: both writers finished" "0 0" "$rc_m $rc_l"
+check "small msize: every line whole, $N2 from each writer" python3 "$T/verify.py" "$E/log2" "$N2"
+check "small msize: unmount" unmount "$M"
+wait_exit $MPID 15
+expect_eq "small msize: duct exits 0" 0 "$WAIT_RC"
+expect_eq "small msize: exporting duct exits 0" 0 "$(wait_file_rc "$T/e2.rc" 15)"
 
 it_finish
