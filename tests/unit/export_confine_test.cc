@@ -353,6 +353,13 @@ TEST_F(ConfineTest, RenameOverThenRemoveTheOldFidIsStale) {
     struct stat st;
     ASSERT_EQ(lstat((root / "s").c_str(), &st), 0);
     EXPECT_NE(st.st_mtim.tv_sec, 12345);
+    // ...and neither are its xattrs (a symlink's go through its path too).
+    EXPECT_EQ(Peer::lerr(p.rpc(Txattrwalk{5, 8, ""})), ESTALE);
+    EXPECT_EQ(Peer::lerr(p.rpc(Txattrcreate{5, "trusted.x", 1, 0})), 0);  // buffered
+    EXPECT_EQ(Peer::lerr(p.rpc(Twrite{5, 0, Data{"v"}})), 0);
+    EXPECT_EQ(p.clunk(5), ESTALE);  // the commit at clunk
+    char v[8];
+    EXPECT_LT(lgetxattr((root / "s").c_str(), "trusted.x", v, sizeof v), 0);
     // A fid whose name is unchanged still removes.
     ASSERT_EQ(p.walk(0, 6, {"w"}), 0);
     EXPECT_EQ(Peer::lerr(p.rpc(Tremove{6})), 0);
