@@ -57,7 +57,9 @@ constexpr size_t kMaxFids = 65536;
 // FUSE's lock owner), so each (file, client_id, proc_id) gets ONE open file
 // description of its own here, and every lock of that owner is an OFD lock on
 // it. It is closed (dropping its locks) when the owner unlocks the whole
-// file, or when the last fid that locked through it is clunked.
+// file, or when the last fid that locked through it is clunked or replaced
+// (a walk, create or xattrwalk onto the same fid number). Fids are named by
+// Fid::serial, never by address: a new Fid may reuse a freed one's.
 struct LockOwners {
     struct Key {
         dev_t dev;
