@@ -7,14 +7,23 @@
 
 namespace duct::exp {
 
+uint64_t next_fid_serial() {
+    static std::atomic<uint64_t> n{0};
+    return ++n;
+}
+
 std::shared_ptr<Fid> FidTable::get(uint32_t id) const {
     std::lock_guard<std::mutex> g(mu_);
     auto it = map_.find(id);
     return it == map_.end() ? nullptr : it->second.fid;
 }
 
-bool FidTable::add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& err) {
+bool FidTable::add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& err, uint64_t gen) {
     std::lock_guard<std::mutex> g(mu_);
+    if (gen != kAnyGen && gen != gen_.load()) {
+        err = EBADF;  // that session is over
+        return false;
+    }
     if (map_.count(id)) {
         err = EBADF;  // the spec: newfid must not be in use
         return false;
@@ -28,8 +37,10 @@ bool FidTable::add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& e
     return true;
 }
 
-bool FidTable::replace(uint32_t id, const Fid* expect, std::shared_ptr<Fid> f, std::string path) {
+bool FidTable::replace(uint32_t id, const Fid* expect, std::shared_ptr<Fid> f, std::string path,
+                       uint64_t gen) {
     std::lock_guard<std::mutex> g(mu_);
+    if (gen != kAnyGen && gen != gen_.load()) return false;
     auto it = map_.find(id);
     if (it == map_.end() || it->second.fid.get() != expect) return false;
     it->second = Entry{std::move(f), std::move(path)};
@@ -81,6 +92,7 @@ std::vector<std::pair<std::shared_ptr<Fid>, std::string>> FidTable::clear() {
     for (auto& [id, e] : map_) out.emplace_back(std::move(e.fid), std::move(e.path));
     map_.clear();
     count_.store(0, std::memory_order_relaxed);
+    gen_.fetch_add(1);
     return out;
 }
 

@@ -39,8 +39,13 @@ struct User {
     bool known = false;  // false: act as the server process itself
 };
 
+uint64_t next_fid_serial();
+
 struct Fid {
     // ---- fixed at creation (a walk onto the same fid makes a new Fid) ----
+    // Names this Fid for its life and is never reused (lock owners keep it,
+    // session.h: an address could be reused by a later Fid).
+    const uint64_t serial = next_fid_serial();
     Fd pfd;           // O_PATH|O_NOFOLLOW
     mode_t type = 0;  // S_IFMT bits of the file when walked
     dev_t dev = 0;
@@ -66,6 +71,7 @@ struct Fid {
     std::string xbuf;
     uint64_t xsize = 0;
     int xflags = 0;
+    std::shared_ptr<void> xcharge;  // xbuf's share of the xattr budgets (confine.h)
 
     std::shared_ptr<Fd> open_fd() {
         std::lock_guard<std::mutex> g(mu);
@@ -81,10 +87,18 @@ public:
     explicit FidTable(size_t cap) : cap_(cap) {}
     std::shared_ptr<Fid> get(uint32_t id) const;
     // Inserts; false if id is taken or the table is full (err says which).
-    bool add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& err);
+    // With `gen` (a request's Ctx::gen), also false (EBADF) once clear()
+    // has ended that generation: a request still running when a Tversion
+    // came cannot put a fid into the new session.
+    bool add(uint32_t id, std::shared_ptr<Fid> f, std::string path, int& err, uint64_t gen = kAnyGen);
     // Replaces the Fid under id (walk onto itself, lcreate, create) if id
-    // still holds `expect`; false if a racing clunk or walk got there first.
-    bool replace(uint32_t id, const Fid* expect, std::shared_ptr<Fid> f, std::string path);
+    // still holds `expect` (and `gen` is current); false if a racing clunk,
+    // walk or Tversion got there first.
+    bool replace(uint32_t id, const Fid* expect, std::shared_ptr<Fid> f, std::string path,
+                 uint64_t gen = kAnyGen);
+    static constexpr uint64_t kAnyGen = ~uint64_t(0);
+    // Starts at 0; every clear() starts the next generation.
+    uint64_t generation() const { return gen_.load(); }
     // Removes id; returns the Fid (nullptr if it did not exist).
     std::shared_ptr<Fid> remove(uint32_t id);
     std::string path(uint32_t id) const;  // "" for the root or unknown fids
@@ -108,6 +122,7 @@ private:
     mutable std::mutex mu_;  // guards map_
     std::unordered_map<uint32_t, Entry> map_;
     std::atomic<size_t> count_{0};
+    std::atomic<uint64_t> gen_{0};  // written under mu_, read anywhere
 };
 
 }  // namespace duct::exp

@@ -85,15 +85,19 @@ Reply h_Tlcreate(Ctx& c, const p9::Tlcreate& m) {
     c.as_group(*f, m.gid);
     int flags = (oflags_from_l(m.flags) & ~O_DIRECTORY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
     mode_t mode = m.mode & 07777;
-    Fd fd(openat(f->pfd.get(), m.name.c_str(), flags, mode));
-    if (!fd) return fail_errno();
-    fix_mode(f->pfd.get(), m.name.c_str(), mode);
-    struct stat st;
+    // An existing name opens as walk + Tlopen would (a FIFO must not block
+    // this worker, a device node must not open): confine.h.
+    bool created = false;
     int err = 0;
+    Fd fd = open_existing_or_create(f->pfd.get(), m.name, flags, mode, created, err);
+    if (!fd) return fail(err);
+    if (created) fix_mode(f->pfd.get(), m.name.c_str(), mode);
+    struct stat st;
     auto nf = fid_of_created(std::move(fd), flags, f->user, st, err);
     if (!nf) return fail(err);
-    if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name)))
+    if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name), c.gen))
         return fail(EBADF);
+    release_locks(c.s, *f);
     return p9::Rlcreate{qid_of(st), c.s.iounit()};
 }
 

@@ -111,15 +111,24 @@ Reply h_Tlock(Ctx& c, const p9::Tlock& m) {
         if (errno == EAGAIN || errno == EACCES) return p9::Rlock{p9::LOCK_BLOCKED};
         return fail_errno();
     }
-    if (fl.l_type == F_UNLCK && fl.l_start == 0 && fl.l_len == 0) lo.map.erase(it);  // holds nothing now
-    else it->second.fids.insert(f.get());
+    if (fl.l_type == F_UNLCK && fl.l_start == 0 && fl.l_len == 0) {
+        lo.map.erase(it);  // holds nothing now
+    } else {
+        it->second.fids.insert(f->serial);
+        // A clunk (or a replace) that ran meanwhile has already released
+        // this Fid's owners: undo, or the owner would never be closed.
+        if (c.s.fids.get(m.fid) != f) {
+            it->second.fids.erase(f->serial);
+            if (it->second.fids.empty()) lo.map.erase(it);
+        }
+    }
     return p9::Rlock{p9::LOCK_SUCCESS};
 }
 
 void release_locks(Session& s, const Fid& f) {
     std::lock_guard<std::mutex> g(s.locks.mu);
     for (auto it = s.locks.map.begin(); it != s.locks.map.end();) {
-        it->second.fids.erase(&f);
+        it->second.fids.erase(f.serial);
         if (it->second.fids.empty()) it = s.locks.map.erase(it);
         else ++it;
     }

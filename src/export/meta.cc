@@ -90,7 +90,7 @@ Reply h_Tsetattr(Ctx& c, const p9::Tsetattr& m) {
         if (f->is_symlink()) {
             int err = 0;
             std::string path = c.s.fids.path(m.fid);
-            Fd dir = open_dir_below(c.s, dirname_of(path), err);
+            Fd dir = parent_of(c.s, path, *f, err);  // ESTALE if the name is another file now
             if (!dir) return fail(err);
             r = utimensat(dir.get(), basename_of(path).c_str(), ts, AT_SYMLINK_NOFOLLOW);
         } else {

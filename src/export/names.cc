@@ -106,7 +106,7 @@ Reply h_Trename(Ctx& c, const p9::Trename& m) {
     if (!f) return fail(EBADF);
     std::string from = c.s.fids.path(m.fid);
     if (from.empty()) return fail(EBUSY);  // the root
-    Fd parent = open_dir_below(c.s, dirname_of(from), err);
+    Fd parent = parent_of(c.s, from, *f, err);  // ESTALE if the name is another file now
     if (!parent) return fail(err);
     if (renameat(parent.get(), basename_of(from).c_str(), d->pfd.get(), m.name.c_str()) != 0)
         return fail_errno();

@@ -166,8 +166,9 @@ Reply h_Tcreate(Ctx& c, const p9::Tcreate& m) {
     auto nf = fid_of_created(std::move(fd), mkdir_ ? O_RDONLY : flags, f->user, st, err);
     if (!nf) return fail(err);
     nf->rclose = m.mode & p9::ORCLOSE;
-    if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name)))
+    if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name), c.gen))
         return fail(EBADF);
+    release_locks(c.s, *f);
     return p9::Rcreate{qid_of(st), c.s.iounit()};
 }
 
@@ -224,7 +225,7 @@ Reply h_Twstat(Ctx& c, const p9::Twstat& m) {
     }
     if (rename) {
         int err = 0;
-        Fd parent = open_dir_below(c.s, dirname_of(path), err);
+        Fd parent = parent_of(c.s, path, *f, err);  // ESTALE if the name is another file now
         if (!parent) return fail(err);
         std::string old = basename_of(path);
         // Never replace an existing file (Plan 9 refuses); RENAME_NOREPLACE

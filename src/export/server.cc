@@ -529,6 +529,9 @@ void ServerImpl::run(Job& j) {
     {
         std::lock_guard<std::mutex> g(inflight_mu_);
         if (j.epoch != epoch_) return;
+        // With the epoch check, under the lock version() clears the fids
+        // under: what this request adds belongs to this epoch's table only.
+        c.gen = s_.fids.generation();
         auto it = inflight_.find(tag);
         // Flushed before it began (Rflush is out, perhaps the tag reused):
         // it never happened.

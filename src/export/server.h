@@ -6,10 +6,13 @@
 // worker threads, which do the syscalls and call `send` with the reply
 // frame (send is thread-safe; it queues to the channel writer).
 //
-// Confinement: nothing outside the export root is reachable: not by "..",
-// not through a symlink (walks never follow symlinks; O_PATH fds + *at()
-// syscalls with O_NOFOLLOW), not by a name containing '/'.
+// Confinement: nothing outside the export root is reachable: not by ".."
+// (even from a directory a local program moved out of the export), not
+// through a symlink (walks never follow symlinks; O_PATH fds + *at()
+// syscalls with O_NOFOLLOW), not by a name containing '/', and never into
+// this duct's own mount (own_mount_dev). See confine.h.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +25,10 @@ struct ServerOptions {
     uint32_t max_msize = 1u << 20 | 4096;  // largest msize we agree to (plus header room)
     int threads = 8;                // worker pool size
     bool trace = false;             // -D: log every request and reply
+    // st_dev of this duct's own mount, 0 until it is up: set by uplink once
+    // mounted. A walk into it is refused (ELOOP): an export that holds our
+    // own mount point would otherwise loop through both ducts (issue 9).
+    std::shared_ptr<std::atomic<uint64_t>> own_mount_dev;
 };
 
 struct ServerStats {

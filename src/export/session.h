@@ -27,6 +27,7 @@
 #include <string>
 
 #include "base/fd.h"
+#include "export/confine.h"
 #include "export/fid.h"
 #include "export/server.h"
 #include "proto/messages.h"
@@ -56,7 +57,9 @@ constexpr size_t kMaxFids = 65536;
 // FUSE's lock owner), so each (file, client_id, proc_id) gets ONE open file
 // description of its own here, and every lock of that owner is an OFD lock on
 // it. It is closed (dropping its locks) when the owner unlocks the whole
-// file, or when the last fid that locked through it is clunked.
+// file, or when the last fid that locked through it is clunked or replaced
+// (a walk, create or xattrwalk onto the same fid number). Fids are named by
+// Fid::serial, never by address: a new Fid may reuse a freed one's.
 struct LockOwners {
     struct Key {
         dev_t dev;
@@ -69,7 +72,7 @@ struct LockOwners {
     };
     struct Owner {
         std::shared_ptr<Fd> fd;
-        std::set<const void*> fids;  // the Fids that locked through it
+        std::set<uint64_t> fids;  // Fid::serial of the Fids that locked through it (never reused)
     };
     std::mutex mu;  // guards map; taken after Fid::mu, never the other way
     std::map<Key, Owner> map;
@@ -84,6 +87,8 @@ struct Session {
     ino_t root_ino = 0;
     FidTable fids{kMaxFids};
     LockOwners locks;
+    std::shared_ptr<ByteBudget> xattr_budget = std::make_shared<ByteBudget>(kXattrSessionBudget);
+    std::atomic<bool> loop_logged{false};  // own_mount() said so once
     std::atomic<p9::Dialect> dialect{p9::Dialect::L};
     std::atomic<uint32_t> msize{0};
     std::atomic<uint64_t> n_requests{0}, n_errors{0}, n_read{0}, n_written{0};
@@ -101,6 +106,10 @@ struct Session {
 // One request's view: the session plus the per-request credential switch.
 struct Ctx {
     Session& s;
+    // The fid table's generation this request belongs to (FidTable::
+    // generation, read with the epoch check in server.cc): a request of a
+    // session a Tversion ended cannot add its fids to the next one.
+    uint64_t gen = s.fids.generation();
     // Looks up a fid and makes this thread act as its attaching user.
     std::shared_ptr<Fid> fid(uint32_t id);
     // For creates: act as the fid's user with the given gid (the request's
@@ -144,8 +153,9 @@ void fix_mode(int fd_or_dir, const char* name, mode_t mode);
 void release_locks(Session& s, const Fid& f);
 // Runs the side effects of a clunk (commit a Txattrcreate, ORCLOSE).
 int finish_fid(Session& s, Fid& f, const std::string& path);
-// Removes the file at `path` below the root (dir or not); for Tremove/ORCLOSE.
-int remove_path(Session& s, const std::string& path, bool is_dir);
+// Removes the fid's file at `path` below the root (dir or not), if that
+// name is still the fid's file (ESTALE otherwise); for Tremove/ORCLOSE.
+int remove_path(Session& s, const std::string& path, const Fid& f);
 
 // ---- handlers ----
 #define DUCT_HANDLER(T) Reply h_##T(Ctx& c, const p9::T& m);

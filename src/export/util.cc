@@ -130,13 +130,13 @@ void fix_mode(int dir, const char* name, mode_t mode) {
     fchmodat(dir, name, mode & 07777, AT_SYMLINK_NOFOLLOW);
 }
 
-int remove_path(Session& s, const std::string& path, bool is_dir) {
+int remove_path(Session& s, const std::string& path, const Fid& f) {
     if (path.empty()) return EBUSY;  // the root cannot be removed
     int err = 0;
-    Fd parent = open_dir_below(s, dirname_of(path), err);
+    Fd parent = parent_of(s, path, f, err);  // ESTALE if the name is another file now
     if (!parent) return err;
     std::string name = basename_of(path);
-    if (unlinkat(parent.get(), name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) return errno;
+    if (unlinkat(parent.get(), name.c_str(), f.is_dir() ? AT_REMOVEDIR : 0) != 0) return errno;
     return 0;
 }
 
@@ -148,10 +148,12 @@ int finish_fid(Session& s, Fid& f, const std::string& path) {
     release_locks(s, f);
     if (f.xattr == Fid::Xattr::Write) err = commit_xattr(s, f, path);
     f.xattr = Fid::Xattr::None;
+    f.xbuf = std::string();
+    f.xcharge.reset();  // the buffer's bytes go back to the budgets
     if (f.rclose) {
         f.rclose = false;
         f.ofd.reset();  // close before removing (Plan 9 semantics)
-        if (int e = remove_path(s, path, f.is_dir()); e && !err) err = e;
+        if (int e = remove_path(s, path, f); e && !err) err = e;
     }
     return err;
 }

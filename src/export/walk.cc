@@ -2,7 +2,10 @@
 // (both dialects). Confinement lives in h_Twalk: every step is one openat()
 // with O_PATH|O_NOFOLLOW on the previous step's descriptor, names with '/'
 // are refused, and ".." at the root stays at the root (compared by st_dev
-// and st_ino, not by path). Runs on worker threads.
+// and st_ino, not by path). A ".." elsewhere must land below the root
+// (confine.h below_root: a local program may have moved the directory out),
+// and no step may enter our own mount (confine.h own_mount). Runs on worker
+// threads.
 #include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -62,7 +65,7 @@ Reply h_Tattach(Ctx& c, const p9::Tattach& m) {
     int err = 0;
     auto f = fid_at(c.s.root.get(), ".", u, st, err);  // "." of an O_PATH dir: the root itself
     if (!f) return fail(err);
-    if (!c.s.fids.add(m.fid, f, "", err)) return fail(err);
+    if (!c.s.fids.add(m.fid, f, "", err, c.gen)) return fail(err);
     return p9::Rattach{qid_of(st)};
 }
 
@@ -102,12 +105,14 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
                 } else {
                     next.reset(openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
                     npath = dirname_of(path);
+                    if (next) err = below_root(c.s, next.get());
                 }
             } else {
                 next.reset(openat(cur.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
                 npath = join(path, name);
+                if (next) err = own_mount(c.s, next.get());
             }
-            if (!next) err = errno;
+            if (!next && !err) err = errno;
         }
         struct stat nst;
         if (!err) err = stat_fd(next.get(), nst);
@@ -127,10 +132,11 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
     nf->ino = st.st_ino;
     nf->user = f->user;
     if (m.newfid == m.fid) {
-        if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), path)) return fail(EBADF);
+        if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), path, c.gen)) return fail(EBADF);
+        release_locks(c.s, *f);  // the replaced Fid is gone as if clunked
     } else {
         int err = 0;
-        if (!c.s.fids.add(m.newfid, std::move(nf), path, err)) return fail(err);
+        if (!c.s.fids.add(m.newfid, std::move(nf), path, err, c.gen)) return fail(err);
     }
     return p9::Rwalk{qids};
 }
@@ -153,7 +159,7 @@ Reply h_Tremove(Ctx& c, const p9::Tremove& m) {
     std::string path = c.s.fids.path(m.fid);
     if (!c.s.fids.remove(m.fid)) return fail(EBADF);
     release_locks(c.s, *f);
-    if (int e = remove_path(c.s, path, f->is_dir())) return fail(e);
+    if (int e = remove_path(c.s, path, *f)) return fail(e);
     return p9::Rremove{};
 }
 

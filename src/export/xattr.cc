@@ -11,7 +11,10 @@
 // symlink is never followed.
 //
 // Memory: a value or list is at most 64 KiB (XATTR_SIZE_MAX), whatever the
-// peer asks for. Threads: workers; the buffer is guarded by Fid::mu.
+// peer asks for, and every buffer is charged to the session's and the
+// process's xattr budgets (confine.h) while its fid lives: over budget,
+// Txattrcreate answers ENOSPC and Txattrwalk E2BIG.
+// Threads: workers; the buffer is guarded by Fid::mu.
 #include <fcntl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -36,7 +39,7 @@ int target_of(Session& s, const Fid& f, const std::string& rel, Target& t) {
         return 0;
     }
     int err = 0;
-    t.hold = open_dir_below(s, dirname_of(rel), err);
+    t.hold = parent_of(s, rel, f, err);  // ESTALE if the name is another file now
     if (!t.hold) return err;
     t.path = proc_path(t.hold.get()) + "/" + basename_of(rel);
     t.follow = false;
@@ -87,13 +90,16 @@ Reply h_Txattrwalk(Ctx& c, const p9::Txattrwalk& m) {
     nf->ino = f->ino;
     nf->user = f->user;
     if (int e = fetch(t, m.name, nf->xbuf)) return fail(e);
+    nf->xcharge = reserve_xattr(c.s, nf->xbuf.size());
+    if (!nf->xcharge) return fail(E2BIG);
     nf->xattr = Fid::Xattr::Read;
     nf->xname = m.name;
     uint64_t size = nf->xbuf.size();
     int err = 0;
     if (m.newfid == m.fid) {
-        if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), rel)) return fail(EBADF);
-    } else if (!c.s.fids.add(m.newfid, std::move(nf), rel, err)) {
+        if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), rel, c.gen)) return fail(EBADF);
+        release_locks(c.s, *f);  // the replaced Fid (maybe open and locked) is gone
+    } else if (!c.s.fids.add(m.newfid, std::move(nf), rel, err, c.gen)) {
         return fail(err);
     }
     return p9::Rxattrwalk{size};
@@ -108,6 +114,11 @@ Reply h_Txattrcreate(Ctx& c, const p9::Txattrcreate& m) {
     if (m.flags & ~uint32_t(XATTR_CREATE | XATTR_REPLACE)) return fail(EINVAL);
     std::lock_guard<std::mutex> g(f->mu);
     if (f->opened()) return fail(EBUSY);
+    // The announced size is reserved now, so a peer cannot announce more
+    // than the budgets hold and fill it later.
+    auto charge = reserve_xattr(c.s, size_t(m.attr_size));
+    if (!charge) return fail(ENOSPC);
+    f->xcharge = std::move(charge);
     f->xattr = Fid::Xattr::Write;
     f->xname = m.name;
     f->xsize = m.attr_size;

@@ -7,8 +7,16 @@
 // open fid (table.h); with any other peer fallocate is EOPNOTSUPP (glibc's
 // posix_fallocate then writes zeros) and lseek is ENOSYS, which makes the
 // kernel use its generic lseek from then on (the whole file is data).
-// SEEK_SET/CUR/END never reach us: the kernel does them itself. Runs on
-// FUSE workers; each op blocks in rpc.
+// SEEK_SET/CUR/END never reach us: the kernel does them itself.
+// O_APPEND opens are direct_io (append_whole): the page-cache write path
+// splits a write at a page it must not leave locked, and each part would be
+// appended on its own, so another appender's line could land in between.
+// Direct I/O hands us each write(2) whole (up to max_write), sent as one
+// Twrite when it fits the iounit, and the export's O_APPEND write() lands it
+// whole. Larger writes cannot be atomic over 9P (several Twrites).
+// Runs on FUSE workers; each op blocks in rpc.
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -19,12 +27,27 @@ namespace duct::mnt {
 
 using namespace duct::p9;
 
+namespace {
+void append_whole(fuse_file_info* fi) {
+    if (fi->flags & O_APPEND) fi->direct_io = 1;
+}
+// An append is cut only where a Twrite must end, not at the page boundary
+// io_chunk rounds to (its offset is ignored anyway): max_write is the
+// iosize, so each request of an append is one Twrite.
+uint32_t write_chunk(Fs& fs, fuse_file_info* fi) {
+    if (!(fi->flags & O_APPEND)) return io_chunk(fs, fi->fh);
+    uint32_t n = fs.c.iosize(), iou = fh_iounit(fi->fh);
+    return iou && iou < n ? iou : n;
+}
+}  // namespace
+
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
     uint32_t nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open_clone(fs, req, nfid, uint32_t(fi->flags), fi->fh))
         return (void)fuse_reply_err(req, e);
+    append_whole(fi);
     if (fuse_reply_open(req, fi) == -ENOENT) {  // the caller went away
         fs.untrack(fh_fid(fi->fh));
         fs.c.clunk_async(fh_fid(fi->fh));
@@ -66,6 +89,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     map_ids(fs, a);
     fuse_entry_param e;
     entry_from(fs, nfid, a, e);
+    append_whole(fi);
     if (fuse_reply_create(req, &e, fi) == -ENOENT) {
         fs.untrack(fid);
         fs.c.clunk_async(fid);
@@ -102,7 +126,7 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t off,
               fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    uint32_t fid = fh_fid(fi->fh), chunk = io_chunk(fs, fi->fh);
+    uint32_t fid = fh_fid(fi->fh), chunk = write_chunk(fs, fi);
     size_t done = 0;
     while (done < size) {
         uint32_t n = uint32_t(std::min<size_t>(chunk, size - done));

@@ -31,6 +31,8 @@
 #include <fcntl.h>
 #include <mutex>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <thread>
 #include <unistd.h>
 
@@ -82,12 +84,16 @@ struct Uplink::Impl {
     std::unique_ptr<mnt::Mount> mount;
     std::unique_ptr<mux::Mux> mx;
     std::atomic<uint64_t> dropped_replies{0};
+    // st_dev of our mount once it is up; our export refuses to walk into it
+    // (ServerOptions::own_mount_dev).
+    std::shared_ptr<std::atomic<uint64_t>> own_mount_dev = std::make_shared<std::atomic<uint64_t>>(0);
     Fd stop_wake{eventfd(0, EFD_CLOEXEC)};  // readable once stop() is called (wakes accept)
 
     int run();
     int run_channel(wire::Channel ch);
     bool make_channel(wire::Channel& ch, std::string& err);
     void reject_request(const std::string& frame);
+    void note_own_mount();
     std::string summary() const;
 };
 
@@ -151,6 +157,22 @@ void Uplink::Impl::reject_request(const std::string& frame) {
     r.tag = p9::frame_tag(frame);
     r.msg = p9::Rerror{"duct: this end exports nothing"};
     mx->send(p9::encode(r, p9::Dialect::P2000));
+}
+
+// Tells our export the device of our own mount, so a walk into it (an
+// export that holds our mount point, `duct ~ ~/peer` on both ends) fails
+// instead of looping through both ducts. DONT_SYNC: the kernel answers from
+// what it has, without asking our FUSE mount. Only a device that differs
+// from the mount point's parent's counts (it is really mounted).
+void Uplink::Impl::note_own_mount() {
+    if (!server) return;
+    struct statx m, p;
+    const int fl = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC;
+    if (statx(AT_FDCWD, opts.mountpoint.c_str(), fl, 0, &m) != 0 ||
+        statx(AT_FDCWD, (opts.mountpoint + "/..").c_str(), fl, 0, &p) != 0)
+        return;
+    if (m.stx_dev_major == p.stx_dev_major && m.stx_dev_minor == p.stx_dev_minor) return;
+    own_mount_dev->store(uint64_t(makedev(m.stx_dev_major, m.stx_dev_minor)), std::memory_order_release);
 }
 
 // The channel, from whichever source the options name. A listener that
@@ -224,6 +246,7 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         so.max_msize = opts.msize;
         so.threads = opts.export_threads;
         so.trace = opts.trace;
+        so.own_mount_dev = own_mount_dev;
         server = exp::Server::create(so, send, err);
         if (!server) {
             log_error("export %s: %s", opts.export_path.c_str(), err.c_str());
@@ -302,6 +325,7 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
             }
             if (ok) {
                 log_info("mounted the peer's export on %s", opts.mountpoint.c_str());
+                note_own_mount();
                 mount->wait();
             }
             std::lock_guard<std::mutex> g(mu);
