@@ -12,6 +12,13 @@
 // unmounts, it clunks its fids and closes its end: the relay sees EOF and
 // wait() returns, so uplink sends the close frame as with FUSE.
 //
+// Teardown removes only our own mount: unmount() and channel_lost() check
+// in mountinfo (mountpoint.h) that the top mount at the mount point is
+// still ours before umount2, which removes whatever is on top. One stacked
+// over ours is left alone; ours is then cut off from the kernel (the relay
+// socket shut down: its calls fail) and stays below it. unmount() first
+// flushes dirty pages (syncfs, bounded), as the FUSE backend does.
+//
 // Probes (uplink's silent-peer watchdog): the kernel owns the tags of this
 // direction, but it allocates them lowest-free-first (idr_alloc), so it
 // never reaches kProbeTag while fewer than 65534 requests are in flight; a
@@ -33,6 +40,7 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "mount/mount.h"
+#include "mount/mountpoint.h"
 #include "proto/codec.h"
 #include "proto/trace.h"
 
@@ -76,6 +84,7 @@ public:
             err = "--idmap needs the FUSE backend: the kernel's v9fs maps no ids";
             return false;
         }
+        if (!check_mountpoint(opts_.mountpoint, mp_, err)) return false;
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
             err = std::string("socketpair: ") + strerror(errno);
@@ -92,7 +101,7 @@ public:
         if (!opts_.aname.empty()) o += ",aname=" + opts_.aname;
         if (!opts_.uname.empty()) o += ",uname=" + opts_.uname;
         if (!opts_.kernel_options.empty()) o += "," + opts_.kernel_options;
-        if (::mount(opts_.fsname.c_str(), opts_.mountpoint.c_str(), "9p", 0, o.c_str()) < 0) {
+        if (::mount(opts_.fsname.c_str(), mp_.c_str(), "9p", 0, o.c_str()) < 0) {
             int e = errno;
             err = "mount -t 9p -o " + o + " on " + opts_.mountpoint + ": " + strerror(e);
             if (e == ENODEV) err += " (this kernel has no 9p file system; use --mount-with fuse)";
@@ -100,6 +109,8 @@ public:
             relay_.join();
             return false;
         }
+        auto here = mounts_at(mp_);  // ours is the newest (check_mountpoint found none)
+        if (!here.empty() && here.back().fstype == "9p") dev_ = here.back().dev;
         mounted_ = true;
         // kernel_end closes here: the kernel holds its own references.
         return true;
@@ -113,17 +124,29 @@ public:
     void channel_lost() override {
         // Detach first so nothing new enters, then cut the kernel's
         // connection: its waiting requests fail with EIO at once.
-        if (mounted_) umount2(opts_.mountpoint.c_str(), MNT_DETACH);
+        if (mounted_ && where() == Place::Top) umount2(mp_.c_str(), MNT_DETACH);
         ::shutdown(ours_.get(), SHUT_RDWR);
     }
 
     void unmount() override {
         if (!mounted_) return;
-        if (umount2(opts_.mountpoint.c_str(), 0) < 0) {
-            log_error("unmount %s: %s; detaching it instead", opts_.mountpoint.c_str(), strerror(errno));
-            umount2(opts_.mountpoint.c_str(), MNT_DETACH);
+        Place w = where();
+        if (!flush_within(mp_, w, 10)) log_error("flushing %s took more than 10 s; unmounting it anyway", mp_.c_str());
+        if (w == Place::Covered) {
+            covered_ = true;
+            log_error("another mount is on top of ours at %s; leaving it alone: ours below it is disconnected "
+                      "and stays until unmounted (umount %s, twice)",
+                      mp_.c_str(), mp_.c_str());
+            ::shutdown(ours_.get(), SHUT_RDWR);
+            return;
+        }
+        if (w == Place::Top && umount2(mp_.c_str(), 0) < 0) {
+            log_error("unmount %s: %s; detaching it instead", mp_.c_str(), strerror(errno));
+            umount2(mp_.c_str(), MNT_DETACH);
         }
     }
+
+    bool left_covered() const override { return covered_.load(); }
 
     bool probe() override {
         if (!mounted_ || probing_.exchange(true)) return false;
@@ -143,6 +166,9 @@ public:
     }
 
 private:
+    // Where our mount is (no device known: assume on top, as before).
+    Place where() const { return dev_.empty() ? Place::Top : place_of(mp_, dev_); }
+
     void trace(const char* dir, const std::string& frame) {
         p9::Fcall f;
         p9::Dialect d = opts_.dialect == "9P2000" ? p9::Dialect::P2000 : p9::Dialect::L;
@@ -181,6 +207,9 @@ private:
 
     MountOptions opts_;
     Send send_;
+    std::string mp_;   // absolute mount point
+    std::string dev_;  // our mount's "major:minor" in mountinfo
+    std::atomic<bool> covered_{false};
     Fd ours_;
     std::thread relay_;
     std::mutex write_mu_;  // one frame at a time into the kernel's socket
