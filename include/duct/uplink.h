@@ -46,7 +46,9 @@ struct Options {
 // Exit statuses of run()/uplink().
 enum : int {
     kExitOk = 0,        // both directions finished (or nothing was in use when the channel ended)
-    kExitFailed = 1,    // the channel ended while a direction was in use, or setup failed
+    kExitFailed = 1,    // the channel ended while a direction was in use or carried something
+                        // that is not 9P, setup failed (a bad or already mounted mount point),
+                        // or stop() cut off files still open on the mount
 };
 
 class Uplink {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -51,13 +52,37 @@ namespace {
 
 std::string errtext(int e) { return std::strerror(e); }
 
+// A file of the connection's fusectl directory (mounted if need be).
+std::string conn_file(const std::string& conn, const char* name) {
+    const char* dir = "/sys/fs/fuse/connections";
+    std::string path = std::string(dir) + "/" + conn + "/" + name;
+    if (access(path.c_str(), F_OK) != 0) mount("fusectl", dir, "fusectl", 0, nullptr);
+    return path;
+}
+
 void abort_conn(const std::string& conn) {
     if (conn.empty()) return;
-    const char* dir = "/sys/fs/fuse/connections";
-    std::string path = std::string(dir) + "/" + conn + "/abort";
-    if (access(path.c_str(), F_OK) != 0) mount("fusectl", dir, "fusectl", 0, nullptr);
+    std::string path = conn_file(conn, "abort");
     Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (fd && write(fd.get(), "1", 1) < 0) log_error("mount: abort %s: %s", path.c_str(), errtext(errno).c_str());
+}
+
+// Waits until no request of the connection awaits its answer (fusectl's
+// `waiting`), or until `deadline`; true if none is left (or we cannot tell).
+// syncfs(2) returns once FUSE has queued the writes of the dirty pages, not
+// once they are answered (it waits for no FUSE writeback): aborting the
+// connection before then would drop them. A request that blocks for long
+// (a lock waiter) holds this until the deadline.
+bool wait_conn_idle(const std::string& conn, std::chrono::steady_clock::time_point deadline) {
+    if (conn.empty()) return true;
+    std::string path = conn_file(conn, "waiting");
+    for (;;) {
+        std::ifstream in(path);
+        long n = -1;
+        if (!(in >> n) || n <= 0) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 bool fuse_conf_allows_other() {
@@ -392,8 +417,9 @@ void FuseMount::unmount() {
         if (!mounted_ || ending_) return;
     }
     // Before anything is detached (the loop must still serve the writes).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kFlushSeconds);
     Place where = dev_.empty() ? Place::Top : place_of(mp_, dev_);
-    if (!flush_within(mp_, where, kFlushSeconds))
+    if (!flush_within(mp_, where, kFlushSeconds) || !wait_conn_idle(conn_, deadline))
         log_error("mount: flushing %s took more than %d s; unmounting it anyway", mp_.c_str(), kFlushSeconds);
     end_loop(false);
 }

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "base/fd.h"
+#include "base/log.h"
 
 namespace duct::mnt {
 
@@ -131,13 +132,16 @@ bool flush_within(const std::string& path, Place where, int seconds) {
     // Detached: if the peer stops answering, syncfs waits until the mount
     // is aborted, and the caller must not.
     std::thread([d, path, where] {
+        int r = 0;
         if (where == Place::Top) {
             // A real open: syncfs(2) does not take an O_PATH fd.
             Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-            if (fd) syncfs(fd.get());
+            r = fd ? syncfs(fd.get()) : -1;
         } else {
             sync();  // another mount hides ours: no path reaches it
         }
+        if (r != 0) log_error("mount: syncfs %s: %s", path.c_str(), std::strerror(errno));
+        else if (verbose()) log_info("mount: flushed %s", path.c_str());
         std::lock_guard<std::mutex> g(d->mu);
         d->done = true;
         d->cv.notify_all();

@@ -371,9 +371,9 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
                 break;
             }
             if (size_t cut = mount->files_cut_off()) {
-                log_error("unmounted %s while %zu open file%s still in use: cut off (their processes get "
+                log_error("unmounted %s while %zu open file%s still in use: cut off (what uses %s gets "
                           "errors from now on)",
-                          opts.mountpoint.c_str(), cut, cut == 1 ? " was" : "s were");
+                          opts.mountpoint.c_str(), cut, cut == 1 ? " was" : "s were", cut == 1 ? "it" : "them");
                 rc = kExitFailed;
             }
             if (mount->left_covered()) rc = kExitFailed;  // Mount said why
