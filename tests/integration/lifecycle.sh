@@ -2,9 +2,9 @@
 # lifecycle.sh — the mount's lifecycle (issue 9 items 10, 13, 15), two real
 # ducts over --exec socketpairs; the outer duct (this shell's child) mounts,
 # the inner one (side.sh) exports.
-#  10. unmount with 14,000 cached files: every Tclunk is sent before the
-#      first Rclunk comes back (the exporting duct is SIGSTOPped meanwhile, so
-#      no answer can come), the root's Tclunk after every other Rclunk.
+#  10. unmount with 14,000 cached files: every Tclunk but the root's is sent
+#      before the first Rclunk comes back (the exporting duct is SIGSTOPped
+#      meanwhile, so no answer can come), the root's after every other Rclunk.
 #  13. a second duct on a mounted mount point is refused (exit 1, a clear
 #      message, no second mount); SIGTERM of the first unmounts its own
 #      mount and exits 0; a tmpfs stacked on top of a duct mount is left
@@ -41,22 +41,20 @@ expect_eq "10: the mount lists $N files" $N "$got"
 IN10=$(side_pid in10)
 [ "$IN10" != 0 ] || die "10: no pid for the exporting duct"
 # No answer can come while the exporter is stopped: whatever the mounting
-# duct sends meanwhile, it sends without waiting for a reply.
+# duct sends meanwhile, it sends without waiting for a reply. Wait until
+# its Tclunks stop coming (1 s without a new one).
 mark=$(wc -l < "$T/10.log")
 kill -STOP "$IN10"
 t0=$(date +%s%N)
 check "10: fusermount3 -u" unmount "$M10"
-sent=0
-for ((i = 0; i < 150; i++)); do
+sent=0; prev=-1; still=0
+for ((i = 0; i < 80 && still < 10; i++)); do
     sent=$(tail -n +$((mark + 1)) "$T/10.log" | grep -c -- '-> Tclunk ' || true)
-    [ "$sent" -ge $N ] && break
+    if [ "$sent" = "$prev" ]; then still=$((still + 1)); else still=0; prev=$sent; fi
     sleep 0.1
 done
 replied=$(tail -n +$((mark + 1)) "$T/10.log" | grep -c -- '<- Rclunk ' || true)
 kill -CONT "$IN10"
-log "10: with the exporter stopped: $sent Tclunks sent, $replied Rclunks"
-if [ "$sent" -ge $N ]; then ok "10: all $sent Tclunks sent while no reply could come"
-else bad "10: only $sent Tclunks sent without a reply (want >= $N: one round trip for all, not one each)"; fi
 wait_exit $MPID 20
 t1=$(date +%s%N)
 expect_eq "10: the mounting duct exits 0" 0 "$WAIT_RC"
@@ -70,6 +68,15 @@ lastr=$(grep -n -- '<- Rclunk ' "$T/10.after" | tail -2 | head -1 | cut -d: -f1)
 nclunk=$(grep -c -- '-> Tclunk ' "$T/10.after" || true)
 nr=$(grep -c -- '<- Rclunk ' "$T/10.after" || true)
 expect_eq "10: every Tclunk answered" "$nclunk" "$nr"
+# All but the root's went out while no answer could come: one round trip
+# for all of them, not one each. (Counted from the trace, not assumed to be
+# $N: the kernel may have forgotten some nodes before the unmount.)
+held=$((nclunk - 1))
+log "10: with the exporter stopped: $sent of the $nclunk Tclunks sent, $replied Rclunks"
+if [ "$held" -ge 2 ] && [ "$sent" -eq "$held" ] && [ "$replied" -eq 0 ]; then
+    ok "10: all $sent Tclunks but the root's sent before any reply"
+else bad "10: $sent Tclunks sent before any reply ($replied replies), want all $held but the root's"; fi
+[ "$held" -ge 10000 ] || log "10: only $held of $N nodes were still cached at the unmount"
 if [ -n "$rootline" ] && [ -n "$lastr" ] && [ "$rootline" -gt "$lastr" ]; then
     ok "10: the root fid $rootfid is clunked after every other fid was answered"
 else bad "10: root fid '$rootfid' Tclunk at line '$rootline', last other Rclunk at line '$lastr'"; fi
@@ -81,7 +88,7 @@ start_mount 13a "$E13" "$M13"
 P13A=$MPID
 E13B=$T/e13b; mkdir -p "$E13B"; echo second > "$E13B/who"
 rc=0
-timeout 20 "$DUCT" --exec "$T/side.sh in13b $E13B -" - "$M13" 2> "$T/13b.log" || rc=$?
+timeout 10 "$DUCT" --exec "$T/side.sh in13b $E13B -" - "$M13" 2> "$T/13b.log" || rc=$?
 expect_eq "13: a second duct on a mounted mount point exits 1" 1 "$rc"
 check "13: ... saying it is already a mount point" grep -q "already a mount point" "$T/13b.log"
 log "13: second duct said: $(grep -m1 'already' "$T/13b.log" || head -1 "$T/13b.log")"
