@@ -390,17 +390,16 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
             bool in_use = !mount_done || (!export_done && server->in_use());
             if (silent) {
                 rc = kExitFailed;
-            } else if (!channel_clean && !io_error(channel_why)) {
-                // Bytes came that are not 9P (a bad size, a bad frame): an
-                // error even when neither direction was in use.
-                rc = kExitFailed;
-                log_error("channel %s: %s", in_use ? "broke" : "carried something that is not 9P",
-                          channel_why.c_str());
             } else if (in_use) {
                 rc = kExitFailed;
                 log_error("channel %s while %s was in use%s%s", channel_clean ? "closed by the peer" : "broke",
                           !mount_done ? "our mount" : "our export", channel_why.empty() ? "" : ": ",
                           channel_why.c_str());
+            } else if (!channel_clean && !io_error(channel_why)) {
+                // Bytes came that are not 9P (a bad size, a bad frame): an
+                // error even when neither direction was in use.
+                rc = kExitFailed;
+                log_error("channel carried something that is not 9P: %s", channel_why.c_str());
             } else {
                 log_info("channel closed");
             }
