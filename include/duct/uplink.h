@@ -61,9 +61,11 @@ public:
     Uplink& operator=(const Uplink&) = delete;
 
     int run();
-    // Orderly stop (SIGINT/SIGTERM): unmount our mount, then end (a listener
-    // stops accepting and stops every connection). Safe from any thread,
-    // any time; a no-op after run() returned.
+    // Orderly stop (SIGINT/SIGTERM): flush our mount (syncfs, bounded),
+    // unmount it, then end (a listener stops accepting and stops every
+    // connection); run() then returns kExitFailed if files still open on
+    // the mount were cut off. Safe from any thread, any time; a no-op after
+    // run() returned.
     void stop();
     // One line: messages and bytes each way, errors (what -v prints on exit).
     std::string summary() const;
