@@ -17,7 +17,9 @@
 // still ours before umount2, which removes whatever is on top. One stacked
 // over ours is left alone; ours is then cut off from the kernel (the relay
 // socket shut down: its calls fail) and stays below it. unmount() first
-// flushes dirty pages (syncfs, bounded), as the FUSE backend does.
+// flushes dirty pages (syncfs, bounded), as the FUSE backend does; a mount
+// still busy then is detached and cut off the same way, and the files
+// processes held on it are counted (files_cut_off) for uplink to report.
 //
 // Probes (uplink's silent-peer watchdog): the kernel owns the tags of this
 // direction, but it allocates them lowest-free-first (idr_alloc), so it
@@ -110,7 +112,10 @@ public:
             return false;
         }
         auto here = mounts_at(mp_);  // ours is the newest (check_mountpoint found none)
-        if (!here.empty() && here.back().fstype == "9p") dev_ = here.back().dev;
+        if (!here.empty() && here.back().fstype == "9p") {
+            dev_ = here.back().dev;
+            mnt_id_ = here.back().id;
+        }
         mounted_ = true;
         // kernel_end closes here: the kernel holds its own references.
         return true;
@@ -141,12 +146,23 @@ public:
             return;
         }
         if (w == Place::Top && umount2(mp_.c_str(), 0) < 0) {
-            log_error("unmount %s: %s; detaching it instead", mp_.c_str(), strerror(errno));
+            int e = errno;
+            if (e != EBUSY) log_error("unmount %s: %s; detaching it instead", mp_.c_str(), strerror(e));
+            size_t held = e == EBUSY && mnt_id_ ? files_held_on(mnt_id_, dev_) : 0;
             umount2(mp_.c_str(), MNT_DETACH);
+            if (e == EBUSY) {
+                // Still in use: a detached v9fs lives on while anything
+                // holds it, and wait() would wait for the last close. Cut
+                // it off instead (its calls fail from now on), as the FUSE
+                // backend aborts its connection.
+                cut_off_ = held;
+                ::shutdown(ours_.get(), SHUT_RDWR);
+            }
         }
     }
 
     bool left_covered() const override { return covered_.load(); }
+    size_t files_cut_off() const override { return cut_off_.load(); }
 
     bool probe() override {
         if (!mounted_ || probing_.exchange(true)) return false;
@@ -209,6 +225,8 @@ private:
     Send send_;
     std::string mp_;   // absolute mount point
     std::string dev_;  // our mount's "major:minor" in mountinfo
+    int mnt_id_ = 0;   // and its mount id
+    std::atomic<size_t> cut_off_{0};
     std::atomic<bool> covered_{false};
     Fd ours_;
     std::thread relay_;

@@ -2,11 +2,14 @@
 //   id parent major:minor root mountpoint options [optional...] - fstype source superoptions
 #include "mount/mountpoint.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <set>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +27,11 @@
 namespace duct::mnt {
 
 namespace {
+
+struct DirClose {
+    void operator()(DIR* d) const { closedir(d); }
+};
+using Dir = std::unique_ptr<DIR, DirClose>;
 
 // Undoes the octal escapes of mountinfo (\040 for a space).
 std::string unescape(const std::string& s) {
@@ -119,6 +127,43 @@ Place place_of(const std::string& path, const std::string& dev) {
     for (size_t i = 0; i < here.size(); i++)
         if (here[i].dev == dev) return i + 1 == here.size() ? Place::Top : Place::Covered;
     return Place::Gone;
+}
+
+size_t files_held_on(int mnt_id, const std::string& dev) {
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(dev.c_str(), "%u:%u", &major, &minor) != 2) return 0;
+    char mapdev[32];
+    std::snprintf(mapdev, sizeof mapdev, "%02x:%02x", major, minor);  // as maps writes it
+    const std::string want_mnt = std::to_string(mnt_id);
+    size_t n = 0;
+    Dir proc(opendir("/proc"));
+    if (!proc) return 0;
+    while (dirent* p = readdir(proc.get())) {
+        if (p->d_name[0] < '1' || p->d_name[0] > '9') continue;
+        std::string base = std::string("/proc/") + p->d_name;
+        std::set<std::string> inodes;  // of this process
+        if (Dir fds{opendir((base + "/fdinfo").c_str())}) {
+            while (dirent* f = readdir(fds.get())) {
+                if (f->d_name[0] == '.') continue;
+                std::ifstream in(base + "/fdinfo/" + f->d_name);
+                std::string key, val, mnt, ino;
+                while (in >> key >> val) {
+                    if (key == "mnt_id:") mnt = val;
+                    else if (key == "ino:") ino = val;
+                }
+                if (mnt == want_mnt) inodes.insert(ino);
+            }
+        }
+        std::ifstream maps(base + "/maps");
+        std::string line;
+        while (std::getline(maps, line)) {
+            std::istringstream ls(line);
+            std::string range, perms, offset, d, ino;
+            if (ls >> range >> perms >> offset >> d >> ino && d == mapdev && ino != "0") inodes.insert(ino);
+        }
+        n += inodes.size();
+    }
+    return n;
 }
 
 bool flush_within(const std::string& path, Place where, int seconds) {

@@ -34,6 +34,12 @@ bool check_mountpoint(const std::string& mountpoint, std::string& real, std::str
 enum class Place { Top, Covered, Gone };
 Place place_of(const std::string& path, const std::string& dev);
 
+// How many files processes hold on the mount with mountinfo id `mnt_id`
+// and device `dev` ("major:minor"): open fds (/proc/PID/fdinfo mnt_id) and
+// mapped files (/proc/PID/maps), each file of each process once. Processes
+// we may not look into are not counted.
+size_t files_held_on(int mnt_id, const std::string& dev);
+
 // Writes back what the page cache holds for our mount (dirty mmap pages
 // above all: a write(2) is already with the peer) before an orderly
 // unmount: syncfs(2) on `path` when our mount is on top, else sync(2).

@@ -3,6 +3,8 @@
 // mounts_at / place_of see mounts stacked on one path (bottom first; ours
 // "Covered" once someone mounts on top). Needs root for the tmpfs mounts
 // (skipped otherwise).
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,6 +82,35 @@ TEST_F(MountPoint, StackedMountsBottomFirstAndWhoIsOnTop) {
     EXPECT_EQ(place_of(mp_, ours), Place::Top);
     ASSERT_EQ(umount2(mp_.c_str(), 0), 0);
     EXPECT_EQ(place_of(mp_, ours), Place::Gone);
+}
+
+// What the kernel backend reports as cut off when SIGTERM finds its mount
+// busy: the files this very process holds, open or mapped.
+TEST_F(MountPoint, FilesHeldOnAMount) {
+    if (!tmpfs("duct-test-a")) GTEST_SKIP() << "cannot mount a tmpfs (not root?)";
+    auto here = mounts_at(mp_);
+    ASSERT_EQ(here.size(), 1u);
+    int id = here[0].id;
+    std::string dev = here[0].dev;
+    EXPECT_EQ(files_held_on(id, dev), 0u);
+    int a = open((mp_ + "/a").c_str(), O_RDWR | O_CREAT, 0644);
+    int b = open((mp_ + "/b").c_str(), O_RDWR | O_CREAT, 0644);
+    int a2 = open((mp_ + "/a").c_str(), O_RDONLY);
+    ASSERT_GE(a, 0);
+    ASSERT_GE(b, 0);
+    ASSERT_GE(a2, 0);
+    EXPECT_EQ(files_held_on(id, dev), 2u);  // a (twice) and b
+    ASSERT_EQ(ftruncate(b, 4096), 0);
+    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    close(a);
+    close(a2);
+    close(b);
+    EXPECT_EQ(files_held_on(id, dev), 1u);  // b, mapped
+    munmap(m, 4096);
+    EXPECT_EQ(files_held_on(id, dev), 0u);
+    unlink((mp_ + "/a").c_str());
+    unlink((mp_ + "/b").c_str());
 }
 
 }  // namespace
