@@ -46,7 +46,9 @@ struct Options {
 // Exit statuses of run()/uplink().
 enum : int {
     kExitOk = 0,        // both directions finished (or nothing was in use when the channel ended)
-    kExitFailed = 1,    // the channel ended while a direction was in use, or setup failed
+    kExitFailed = 1,    // the channel ended while a direction was in use or carried something
+                        // that is not 9P, setup failed (a bad or already mounted mount point),
+                        // or stop() cut off files still open on the mount
 };
 
 class Uplink {
@@ -59,9 +61,11 @@ public:
     Uplink& operator=(const Uplink&) = delete;
 
     int run();
-    // Orderly stop (SIGINT/SIGTERM): unmount our mount, then end (a listener
-    // stops accepting and stops every connection). Safe from any thread,
-    // any time; a no-op after run() returned.
+    // Orderly stop (SIGINT/SIGTERM): flush our mount (syncfs, bounded),
+    // unmount it, then end (a listener stops accepting and stops every
+    // connection); run() then returns kExitFailed if files still open on
+    // the mount were cut off. Safe from any thread, any time; a no-op after
+    // run() returned.
     void stop();
     // One line: messages and bytes each way, errors (what -v prints on exit).
     std::string summary() const;

@@ -87,7 +87,9 @@ const char kUsage[] =
     "\n"
     "Unmount with fusermount3 -u MOUNTPOINT (or umount); Ctrl-C unmounts and exits.\n"
     "Exit status: 0 when both directions finished, 1 when the channel ended while\n"
-    "a direction was in use or setup failed, 2 for bad arguments.\n";
+    "a direction was in use or carried something that is not 9P, setup failed\n"
+    "(e.g. the mount point is already a mount point), or a stop signal cut off\n"
+    "files still open on the mount; 2 for bad arguments.\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
     std::fprintf(stderr, "duct: %s (see duct --help)\n", msg.c_str());

@@ -12,6 +12,15 @@
 // unmounts, it clunks its fids and closes its end: the relay sees EOF and
 // wait() returns, so uplink sends the close frame as with FUSE.
 //
+// Teardown removes only our own mount: unmount() and channel_lost() check
+// in mountinfo (mountpoint.h) that the top mount at the mount point is
+// still ours before umount2, which removes whatever is on top. One stacked
+// over ours is left alone; ours is then cut off from the kernel (the relay
+// socket shut down: its calls fail) and stays below it. unmount() first
+// flushes dirty pages (syncfs, bounded), as the FUSE backend does; a mount
+// still busy then is detached and cut off the same way, and the files
+// processes held on it are counted (files_cut_off) for uplink to report.
+//
 // Probes (uplink's silent-peer watchdog): the kernel owns the tags of this
 // direction, but it allocates them lowest-free-first (idr_alloc), so it
 // never reaches kProbeTag while fewer than 65534 requests are in flight; a
@@ -33,6 +42,7 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "mount/mount.h"
+#include "mount/mountpoint.h"
 #include "proto/codec.h"
 #include "proto/trace.h"
 
@@ -76,6 +86,7 @@ public:
             err = "--idmap needs the FUSE backend: the kernel's v9fs maps no ids";
             return false;
         }
+        if (!check_mountpoint(opts_.mountpoint, mp_, err)) return false;
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
             err = std::string("socketpair: ") + strerror(errno);
@@ -92,13 +103,18 @@ public:
         if (!opts_.aname.empty()) o += ",aname=" + opts_.aname;
         if (!opts_.uname.empty()) o += ",uname=" + opts_.uname;
         if (!opts_.kernel_options.empty()) o += "," + opts_.kernel_options;
-        if (::mount(opts_.fsname.c_str(), opts_.mountpoint.c_str(), "9p", 0, o.c_str()) < 0) {
+        if (::mount(opts_.fsname.c_str(), mp_.c_str(), "9p", 0, o.c_str()) < 0) {
             int e = errno;
             err = "mount -t 9p -o " + o + " on " + opts_.mountpoint + ": " + strerror(e);
             if (e == ENODEV) err += " (this kernel has no 9p file system; use --mount-with fuse)";
             ::shutdown(ours_.get(), SHUT_RDWR);
             relay_.join();
             return false;
+        }
+        auto here = mounts_at(mp_);  // ours is the newest (check_mountpoint found none)
+        if (!here.empty() && here.back().fstype == "9p") {
+            dev_ = here.back().dev;
+            mnt_id_ = here.back().id;
         }
         mounted_ = true;
         // kernel_end closes here: the kernel holds its own references.
@@ -113,17 +129,40 @@ public:
     void channel_lost() override {
         // Detach first so nothing new enters, then cut the kernel's
         // connection: its waiting requests fail with EIO at once.
-        if (mounted_) umount2(opts_.mountpoint.c_str(), MNT_DETACH);
+        if (mounted_ && where() == Place::Top) umount2(mp_.c_str(), MNT_DETACH);
         ::shutdown(ours_.get(), SHUT_RDWR);
     }
 
     void unmount() override {
         if (!mounted_) return;
-        if (umount2(opts_.mountpoint.c_str(), 0) < 0) {
-            log_error("unmount %s: %s; detaching it instead", opts_.mountpoint.c_str(), strerror(errno));
-            umount2(opts_.mountpoint.c_str(), MNT_DETACH);
+        Place w = where();
+        if (!flush_within(mp_, w, 10)) log_error("flushing %s took more than 10 s; unmounting it anyway", mp_.c_str());
+        if (w == Place::Covered) {
+            covered_ = true;
+            log_error("another mount is on top of ours at %s; leaving it alone: ours below it is disconnected "
+                      "and stays until unmounted (umount %s, twice)",
+                      mp_.c_str(), mp_.c_str());
+            ::shutdown(ours_.get(), SHUT_RDWR);
+            return;
+        }
+        if (w == Place::Top && umount2(mp_.c_str(), 0) < 0) {
+            int e = errno;
+            if (e != EBUSY) log_error("unmount %s: %s; detaching it instead", mp_.c_str(), strerror(e));
+            size_t held = e == EBUSY && mnt_id_ ? files_held_on(mnt_id_, dev_) : 0;
+            umount2(mp_.c_str(), MNT_DETACH);
+            if (e == EBUSY) {
+                // Still in use: a detached v9fs lives on while anything
+                // holds it, and wait() would wait for the last close. Cut
+                // it off instead (its calls fail from now on), as the FUSE
+                // backend aborts its connection.
+                cut_off_ = held;
+                ::shutdown(ours_.get(), SHUT_RDWR);
+            }
         }
     }
+
+    bool left_covered() const override { return covered_.load(); }
+    size_t files_cut_off() const override { return cut_off_.load(); }
 
     bool probe() override {
         if (!mounted_ || probing_.exchange(true)) return false;
@@ -143,6 +182,9 @@ public:
     }
 
 private:
+    // Where our mount is (no device known: assume on top, as before).
+    Place where() const { return dev_.empty() ? Place::Top : place_of(mp_, dev_); }
+
     void trace(const char* dir, const std::string& frame) {
         p9::Fcall f;
         p9::Dialect d = opts_.dialect == "9P2000" ? p9::Dialect::P2000 : p9::Dialect::L;
@@ -181,6 +223,11 @@ private:
 
     MountOptions opts_;
     Send send_;
+    std::string mp_;   // absolute mount point
+    std::string dev_;  // our mount's "major:minor" in mountinfo
+    int mnt_id_ = 0;   // and its mount id
+    std::atomic<size_t> cut_off_{0};
+    std::atomic<bool> covered_{false};
     Fd ours_;
     std::thread relay_;
     std::mutex write_mu_;  // one frame at a time into the kernel's socket

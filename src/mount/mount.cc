@@ -4,11 +4,21 @@
 // Threads: start() runs on the caller's thread (blocks in Tversion/Tattach
 // and mount(2)); the FUSE loop runs on loop_, which starts libfuse's worker
 // threads (they block in rpc). wait() joins loop_ and then releases every
-// fid (rpc, unless the channel is lost). unmount() and channel_lost() may be
-// called from any thread; they end the loop by unmounting: the kernel then
-// ends the FUSE connection and the workers' reads fail with ENODEV. When a
-// detached mount is still held open, the connection is aborted through
-// fusectl (/sys/fs/fuse/connections/N/abort) so the loop ends anyway.
+// fid: all Tclunks sent at once, one bounded wait for their answers, the
+// root's last (unless the channel is lost). unmount() and channel_lost()
+// may be called from any thread; they end the loop by unmounting: the
+// kernel then ends the FUSE connection and the workers' reads fail with
+// ENODEV. When a detached mount is still held open, the connection is
+// aborted through fusectl (/sys/fs/fuse/connections/N/abort) so the loop
+// ends anyway. unmount() first flushes dirty pages (syncfs, bounded: it
+// needs the loop still running, so it runs before anything is detached).
+//
+// Only our own mount is ever unmounted: umount2 takes a path and removes
+// whatever is on top of it, so before each umount2 we check in mountinfo
+// that the top mount at mp_ is still ours (our device, dev_). One stacked
+// on top by someone else is left alone; ours below it is then aborted (its
+// processes get ENOTCONN) and stays for its owner to unmount. libfuse's
+// fuse_session_unmount is not used: it unmounts the path unchecked.
 //
 // Ownership: we attach once, as our own uid (n_uname = getuid(), or its
 // remote id under --idmap, idmap.h); the kernel checks permissions
@@ -21,6 +31,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -31,6 +42,7 @@
 #include "base/log.h"
 #include "mount/fs.h"
 #include "mount/mount.h"
+#include "mount/mountpoint.h"
 
 namespace duct::mnt {
 
@@ -40,43 +52,37 @@ namespace {
 
 std::string errtext(int e) { return std::strerror(e); }
 
-// Undoes the octal escapes of /proc/self/mountinfo (\040 for a space).
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); i++) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            out += char((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-            i += 3;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-// The FUSE connection number of the newest mount at `path` ("" if none):
-// its device minor, which names its directory under fusectl.
-std::string fuse_conn_of(const std::string& path) {
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line, found;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::string id, parent, dev, root, mp;
-        ls >> id >> parent >> dev >> root >> mp;
-        if (unescape(mp) != path) continue;
-        auto colon = dev.find(':');
-        if (colon != std::string::npos && dev.substr(0, colon) == "0") found = dev.substr(colon + 1);
-    }
-    return found;
+// A file of the connection's fusectl directory (mounted if need be).
+std::string conn_file(const std::string& conn, const char* name) {
+    const char* dir = "/sys/fs/fuse/connections";
+    std::string path = std::string(dir) + "/" + conn + "/" + name;
+    if (access(path.c_str(), F_OK) != 0) mount("fusectl", dir, "fusectl", 0, nullptr);
+    return path;
 }
 
 void abort_conn(const std::string& conn) {
     if (conn.empty()) return;
-    const char* dir = "/sys/fs/fuse/connections";
-    std::string path = std::string(dir) + "/" + conn + "/abort";
-    if (access(path.c_str(), F_OK) != 0) mount("fusectl", dir, "fusectl", 0, nullptr);
+    std::string path = conn_file(conn, "abort");
     Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (fd && write(fd.get(), "1", 1) < 0) log_error("mount: abort %s: %s", path.c_str(), errtext(errno).c_str());
+}
+
+// Waits until no request of the connection awaits its answer (fusectl's
+// `waiting`), or until `deadline`; true if none is left (or we cannot tell).
+// syncfs(2) returns once FUSE has queued the writes of the dirty pages, not
+// once they are answered (it waits for no FUSE writeback): aborting the
+// connection before then would drop them. A request that blocks for long
+// (a lock waiter) holds this until the deadline.
+bool wait_conn_idle(const std::string& conn, std::chrono::steady_clock::time_point deadline) {
+    if (conn.empty()) return true;
+    std::string path = conn_file(conn, "waiting");
+    for (;;) {
+        std::ifstream in(path);
+        long n = -1;
+        if (!(in >> n) || n <= 0) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 bool fuse_conf_allows_other() {
@@ -88,6 +94,9 @@ bool fuse_conf_allows_other() {
             return true;
     return false;
 }
+
+// The longest unmount() waits for dirty pages to reach the peer.
+constexpr int kFlushSeconds = 10;
 
 class FuseMount final : public Mount {
 public:
@@ -113,19 +122,26 @@ public:
         return client_.probe();  // outside mu_: sending may wait for room on the channel
     }
     MountStats stats() const override { return client_.stats(); }
+    size_t files_cut_off() const override { return cut_off_.load(); }
+    bool left_covered() const override { return covered_.load(); }
 
 private:
     bool handshake(std::string& err);
     bool attach(std::string& err);
     void release_fids();
     void end_loop(bool lazy);
+    void unmount_if_ours();
 
     MountOptions opts_;
     Client client_;
     Fs fs_;
     std::thread loop_;
     std::string mp_;    // absolute mount point
-    std::string conn_;  // fusectl connection number
+    std::string dev_;   // our mount's "0:N" in mountinfo: tells ours from others at mp_
+    std::string conn_;  // fusectl connection number (N)
+    std::atomic<bool> detached_busy_{false};  // unmount() found files in use and detached
+    std::atomic<size_t> cut_off_{0};
+    std::atomic<bool> covered_{false};
     // mu_ guards se_ and mounted_: unmount()/channel_lost() from other
     // threads must not touch a session wait() is destroying.
     std::mutex mu_;
@@ -262,17 +278,7 @@ bool FuseMount::attach(std::string& err) {
 }
 
 bool FuseMount::start(std::string& err) {
-    char real[PATH_MAX];
-    if (!realpath(opts_.mountpoint.c_str(), real)) {
-        err = "mount point " + opts_.mountpoint + ": " + errtext(errno);
-        return false;
-    }
-    struct stat st;
-    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        err = "mount point " + opts_.mountpoint + ": " + errtext(errno ? errno : ENOTDIR);
-        return false;
-    }
-    mp_ = real;
+    if (!check_mountpoint(opts_.mountpoint, mp_, err)) return false;
     // Root mounts itself; anyone else through the setuid fusermount3, which
     // libfuse runs only after opening /dev/fuse itself.
     if (access("/dev/fuse", R_OK | W_OK) != 0) {
@@ -312,7 +318,12 @@ bool FuseMount::start(std::string& err) {
         release_fids();
         return false;
     }
-    conn_ = fuse_conn_of(mp_);
+    // Ours is the newest at mp_ (check_mountpoint found none before it).
+    auto here = mounts_at(mp_);
+    if (!here.empty() && here.back().fstype.rfind("fuse", 0) == 0) {
+        dev_ = here.back().dev;
+        if (dev_.rfind("0:", 0) == 0) conn_ = dev_.substr(2);
+    }
     {
         std::lock_guard<std::mutex> g(mu_);
         se_ = se;
@@ -332,11 +343,24 @@ bool FuseMount::start(std::string& err) {
     return true;
 }
 
+// Every Tclunk goes out at once and one bounded wait covers all their
+// answers: one round trip for the lot, not one per fid (14,000 cached
+// files took 3 s on a pipe one by one, minutes over a WAN). The root's
+// Tclunk goes last, once the others are answered: after it the export may
+// be torn down (close frame).
 void FuseMount::release_fids() {
+    std::vector<uint32_t> open = fs_.drain_open();
+    // Left open after unmount() detached a busy mount: the kernel never
+    // released them, their processes were cut off.
+    if (detached_busy_) cut_off_ = open.size();
+    std::vector<uint32_t> nodes = fs_.nodes.drain();  // the root's last
     if (client_.is_lost()) return;
-    for (uint32_t fid : fs_.drain_open()) client_.clunk(fid);
-    for (uint32_t fid : fs_.nodes.drain()) client_.clunk(fid);
-    client_.drain(2000);  // async clunks of forgotten nodes
+    uint32_t root = nodes.empty() ? p9::NOFID : nodes.back();
+    if (!nodes.empty()) nodes.pop_back();
+    for (uint32_t fid : open) client_.clunk_async(fid);
+    for (uint32_t fid : nodes) client_.clunk_async(fid);
+    client_.drain(10000);  // and the async clunks of nodes forgotten before
+    if (root != p9::NOFID) client_.clunk(root);
 }
 
 void FuseMount::wait() {
@@ -352,24 +376,53 @@ void FuseMount::wait() {
     // The kernel may still have sent nothing for nodes it held: clunk them
     // all (the root last) so the caller may send the close frame.
     release_fids();
-    // Unmounts if still mounted (not if the connection is already gone).
-    fuse_session_unmount(se);
+    // Still mounted if the loop ended by itself (an error): unmount it if
+    // it is ours and on top. Destroying the session closes /dev/fuse.
+    unmount_if_ours();
     fuse_session_destroy(se);
+}
+
+void FuseMount::unmount_if_ours() {
+    if (dev_.empty() || place_of(mp_, dev_) != Place::Top) return;
+    if (umount2(mp_.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+        log_error("mount: umount %s: %s", mp_.c_str(), errtext(errno).c_str());
 }
 
 void FuseMount::end_loop(bool lazy) {
     std::lock_guard<std::mutex> g(mu_);
     if (!mounted_ || ending_.exchange(true)) return;
     fuse_session_exit(se_);
-    if (!lazy && umount2(mp_.c_str(), 0) == 0) return;  // workers see ENODEV
-    if (umount2(mp_.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
-        log_error("mount: umount %s: %s", mp_.c_str(), errtext(errno).c_str());
-    // A detached mount with open files keeps its connection: abort it so
-    // the loop ends and no thread stays blocked.
+    // Between this check and umount2 someone could still mount on top;
+    // the kernel offers no umount of a given mount but by path.
+    Place where = dev_.empty() ? Place::Top : place_of(mp_, dev_);
+    if (where == Place::Covered) {
+        covered_ = true;
+        log_error("mount: another mount is on top of ours at %s; leaving it alone: ours below it is "
+                  "disconnected and stays until unmounted (umount %s, twice)",
+                  mp_.c_str(), mp_.c_str());
+    } else if (where == Place::Top) {
+        if (!lazy && umount2(mp_.c_str(), 0) == 0) return;  // workers see ENODEV
+        if (!lazy && errno == EBUSY) detached_busy_ = true;
+        if (umount2(mp_.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+            log_error("mount: umount %s: %s", mp_.c_str(), errtext(errno).c_str());
+    }
+    // A detached (or covered) mount with open files keeps its connection:
+    // abort it so the loop ends and no thread stays blocked.
     abort_conn(conn_);
 }
 
-void FuseMount::unmount() { end_loop(false); }
+void FuseMount::unmount() {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!mounted_ || ending_) return;
+    }
+    // Before anything is detached (the loop must still serve the writes).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kFlushSeconds);
+    Place where = dev_.empty() ? Place::Top : place_of(mp_, dev_);
+    if (!flush_within(mp_, where, kFlushSeconds) || !wait_conn_idle(conn_, deadline))
+        log_error("mount: flushing %s took more than %d s; unmounting it anyway", mp_.c_str(), kFlushSeconds);
+    end_loop(false);
+}
 
 void FuseMount::channel_lost() {
     client_.lost();

@@ -7,6 +7,7 @@
 // sends T-messages through `send` (thread-safe) and waits for its reply.
 // An interrupted FUSE request sends Tflush for its tag.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,8 +56,11 @@ public:
     // The channel is gone: every waiting and later request fails with EIO
     // at once, the mount is detached (lazy unmount), wait() returns.
     virtual void channel_lost() = 0;
-    // Orderly unmount (SIGINT/SIGTERM): what was written is already with the
-    // peer (no write-back caching); unmount and make wait() return.
+    // Orderly unmount (SIGINT/SIGTERM): what write(2) wrote is already with
+    // the peer (no write-back caching); dirty pages of shared mmaps are
+    // flushed first (syncfs, bounded). Then unmount (detach, if files are
+    // still open) and make wait() return. Only our own mount is removed:
+    // one that someone stacked on top of ours is left alone.
     virtual void unmount() = 0;
     // Sends one cheap request the peer must answer at once (a Tflush that
     // names no request), for uplink's silent-peer watchdog: its reply shows
@@ -64,6 +68,12 @@ public:
     // mounted, channel lost, or the backend cannot probe).
     virtual bool probe() { return false; }
     virtual MountStats stats() const = 0;
+    // After wait(): how many files were still open when unmount() had to
+    // detach the mount (they were cut off: their processes get errors), and
+    // whether our mount had to be left in place because another mount was
+    // stacked on top of it (umount2 would have removed that one instead).
+    virtual size_t files_cut_off() const { return 0; }
+    virtual bool left_covered() const { return false; }
 };
 
 }  // namespace duct::mnt

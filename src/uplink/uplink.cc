@@ -5,8 +5,11 @@
 //   - the close frame arrives -> tear down our export (every fid), keep our mount
 //   - both done               -> flush, shut our write side, exit 0
 //   - the channel ends first  -> detach our mount, fail its waiting calls with
-//                                EIO, exit 1 if a direction was in use, else 0
-//   - stop() (SIGINT/SIGTERM) -> unmount our mount (orderly), then end
+//                                EIO, exit 1 if a direction was in use or the
+//                                peer broke the protocol (a bad frame), else 0
+//   - stop() (SIGINT/SIGTERM) -> unmount our mount (orderly: flushed first),
+//                                then end; exit 1 if open files were cut off
+//                                or our mount had to stay under another one
 //   - the peer falls silent   -> (watchdog, issue 5 "No hangs") our mount sent
 //                                a request after the last inbound frame and
 //                                nothing came for opts.timeout: abort the
@@ -40,6 +43,7 @@
 #include "export/server.h"
 #include "mount/idmap.h"
 #include "mount/mount.h"
+#include "mount/mountpoint.h"
 #include "mux/mux.h"
 #include "proto/codec.h"
 #include "proto/errors.h"
@@ -51,6 +55,12 @@ namespace duct {
 
 namespace {
 bool none(const std::string& s) { return s.empty() || s == "-"; }
+// The channel ended with a read or write error (EPIPE, ECONNRESET: the
+// peer went away), not with bytes that broke the protocol. The wire's
+// messages say which (frame_reader.cc, frame_writer.cc).
+bool io_error(const std::string& why) {
+    return why.rfind("reading the channel", 0) == 0 || why.rfind("writing the channel", 0) == 0;
+}
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -223,6 +233,15 @@ int Uplink::Impl::run() {
         }, served);
     }
     std::string err;
+    if (!none(opts.mountpoint)) {
+        // Before the channel: a bad mount point is said as such, not hidden
+        // behind whatever the channel does (a dead one: "channel closed").
+        std::string real;
+        if (!mnt::check_mountpoint(opts.mountpoint, real, err)) {
+            log_error("mount %s: %s", opts.mountpoint.c_str(), err.c_str());
+            return kExitFailed;
+        }
+    }
     wire::Channel ch;
     bool made = make_channel(ch, err);
     // The Channel holds its own duplicates: drop ours, or a pipe's write
@@ -380,6 +399,13 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
                 }
                 break;
             }
+            if (size_t cut = mount->files_cut_off()) {
+                log_error("unmounted %s while %zu open file%s still in use: cut off (what uses %s gets "
+                          "errors from now on)",
+                          opts.mountpoint.c_str(), cut, cut == 1 ? " was" : "s were", cut == 1 ? "it" : "them");
+                rc = kExitFailed;
+            }
+            if (mount->left_covered()) rc = kExitFailed;  // Mount said why
             if (!channel_ended && !silent && !close_sent) {
                 close_sent = true;
                 g.unlock();
@@ -398,6 +424,11 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
                 log_error("channel %s while %s was in use%s%s", channel_clean ? "closed by the peer" : "broke",
                           !mount_done ? "our mount" : "our export", channel_why.empty() ? "" : ": ",
                           channel_why.c_str());
+            } else if (!channel_clean && !io_error(channel_why)) {
+                // Bytes came that are not 9P (a bad size, a bad frame): an
+                // error even when neither direction was in use.
+                rc = kExitFailed;
+                log_error("channel carried something that is not 9P: %s", channel_why.c_str());
             } else {
                 log_info("channel closed");
             }

@@ -1,5 +1,12 @@
 // Transports: fd pairs, stdio and --exec. Every fd is close-on-exec so
 // children (the --exec command, fusermount) inherit only what they should.
+//
+// The --exec command runs in a process group of its own, so that at the end
+// duct stops it together with everything it started (a pipeline, a proxy,
+// a helper that kept the socket): SIGTERM to the group, SIGKILL a second
+// later. Not when duct runs in the foreground of its controlling terminal:
+// a background group cannot read the terminal (SIGTTIN), and ssh must ask
+// for a password there; Ctrl-C reaches duct's whole group anyway.
 #include "wire/channel.h"
 
 #include <cerrno>
@@ -23,6 +30,7 @@ Channel& Channel::operator=(Channel&& o) noexcept {
         tty_in = std::move(o.tty_in);
         tty_out = std::move(o.tty_out);
         child = std::exchange(o.child, -1);
+        group = std::exchange(o.group, -1);
         name = std::move(o.name);
     }
     return *this;
@@ -32,34 +40,50 @@ Channel::~Channel() {
     if (child > 0) reap(2000);
 }
 
+namespace {
+
+// Waits up to `ms` for `pid` to exit and reaps it: 1 if it did (`status`
+// is set), 0 if it still runs, -1 if it is no child of ours (any more).
+int wait_exit(pid_t pid, int ms, int& status) {
+    for (int waited = 0;; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return 1;
+        if (r < 0 && errno != EINTR) return -1;
+        if (waited >= ms) return 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+// The rest of the command's process group: SIGTERM, and SIGKILL if any
+// is left a second later. Called after the leader was reaped: its number
+// cannot be reused while any member of the group lives.
+void stop_group(pid_t group) {
+    if (group <= 0 || kill(-group, SIGTERM) != 0) return;
+    for (int i = 0; i < 100; i++) {
+        if (kill(-group, 0) != 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(-group, SIGKILL);
+}
+
+}  // namespace
+
 int Channel::reap(int ms) {
     if (child <= 0) return -1;
-    int status = 0;
-    for (int waited = 0;; waited += 10) {
-        pid_t r = waitpid(child, &status, WNOHANG);
-        if (r == child) {
-            child = -1;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int status = 0, rc = -1;
+    int r = wait_exit(child, ms, status);
+    if (r > 0) {
+        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    } else if (r == 0) {
+        kill(group > 0 ? -group : child, SIGTERM);
+        if (wait_exit(child, 1000, status) == 0) {
+            kill(group > 0 ? -group : child, SIGKILL);
+            waitpid(child, &status, 0);
         }
-        if (r < 0) {
-            child = -1;
-            return -1;
-        }
-        if (waited >= ms) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    kill(child, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(child, &status, WNOHANG) == child) {
-            child = -1;
-            return -1;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(child, SIGKILL);
-    waitpid(child, &status, 0);
     child = -1;
-    return -1;
+    stop_group(std::exchange(group, -1));
+    return rc;
 }
 
 std::unique_ptr<RawTty> RawTty::make(int fd, std::string& err) {
@@ -121,6 +145,9 @@ Channel exec_channel(const std::string& cmd, std::string& err) {
         return Channel{};
     }
     Fd ours(sv[0]), theirs(sv[1]);
+    bool own_group = true;
+    Fd tty(open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC));
+    if (tty && tcgetpgrp(tty.get()) == getpgrp()) own_group = false;  // see the top of this file
     pid_t pid = fork();
     if (pid < 0) {
         err = std::string("fork: ") + std::strerror(errno);
@@ -130,6 +157,7 @@ Channel exec_channel(const std::string& cmd, std::string& err) {
         // Child: the socket becomes stdin and stdout (dup2 clears CLOEXEC).
         dup2(theirs.get(), 0);
         dup2(theirs.get(), 1);
+        if (own_group) setpgid(0, 0);
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -141,6 +169,10 @@ Channel exec_channel(const std::string& cmd, std::string& err) {
     }
     Channel c;
     c.child = pid;
+    if (own_group) {
+        setpgid(pid, pid);  // as the child does: whichever runs first (EACCES once it has exec'd)
+        c.group = pid;
+    }
     c.in = std::move(ours);
     c.out = Fd(fcntl(c.in.get(), F_DUPFD_CLOEXEC, 3));
     c.name = "exec: " + cmd;

@@ -29,6 +29,7 @@ struct Channel {
     Fd in, out;
     std::unique_ptr<RawTty> tty_in, tty_out;  // declared after the Fds: restored while they are still open
     pid_t child = -1;     // --exec: the command's process
+    pid_t group = -1;     // --exec: its process group, when it has its own (exec_channel)
     std::string name;     // for messages: "stdin/stdout", "exec: ssh host ..."
 
     Channel() = default;
@@ -36,8 +37,10 @@ struct Channel {
     Channel(Channel&& o) noexcept { *this = std::move(o); }
     Channel& operator=(Channel&& o) noexcept;
     ~Channel();           // reaps the child (waits briefly, then kills)
-    // Waits up to `ms` for the child to exit; returns its exit status, or
-    // -1 if there is none or it had to be killed.
+    // Waits up to `ms` for the child to exit, else SIGTERMs it (SIGKILL a
+    // second later); then whatever it started that is still in its process
+    // group gets the same. Returns the child's exit status, or -1 if there
+    // is none or it had to be killed.
     int reap(int ms);
 };
 
@@ -48,7 +51,9 @@ Channel fd_channel(int infd, int outfd, std::string& err);
 // stdin/stdout. Fds 0 and 1 are then pointed at /dev/null, so that
 // a stray printf can never corrupt the 9P stream.
 Channel stdio_channel(std::string& err);
-// Runs `/bin/sh -c cmd` with a socketpair as its stdin and stdout.
+// Runs `/bin/sh -c cmd` with a socketpair as its stdin and stdout, in a
+// process group of its own unless duct runs in the foreground of its
+// terminal (see channel.cc).
 Channel exec_channel(const std::string& cmd, std::string& err);
 // A connected socket (from --dial or --listen); the Channel takes it.
 Channel socket_channel(Fd sock, const std::string& name);

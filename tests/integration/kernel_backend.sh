@@ -7,8 +7,9 @@
 # down in both orders, one VM run each:
 #   guest-first: the guest umounts, then the host unmounts;
 #   host-first:  the host unmounts, the guest's mount still works, then the
-#                guest umounts.
-# Both ducts must exit 0 (the host side's status goes to a file this script
+#                guest's duct gets SIGTERM while a file on its mount is open:
+#                it cuts the mount off and exits 1, saying so.
+# The host duct must exit 0 (the host side's status goes to a file this script
 # checks). The guest half is kernel_backend_guest.sh.in; the two halves
 # synchronise through files in the exports, polling with timeouts.
 # This script runs the host half in the foreground while run-guest.sh (and

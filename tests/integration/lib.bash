@@ -107,7 +107,9 @@ make_side_wrapper() {
 #!/bin/bash
 name=\$1; shift
 exec 3<&0
-"$DUCT" "\$@" <&3 3<&- 2>>"$T/\$name.log" &
+# setsid: the inner duct stands for a peer on another machine, outside the
+# process group that duct --exec stops at its end (only this wrapper is in it).
+setsid "$DUCT" "\$@" <&3 3<&- 2>>"$T/\$name.log" &
 echo \$! > "$T/\$name.pid.tmp"; mv "$T/\$name.pid.tmp" "$T/\$name.pid"
 # socat (and duct --exec's reaper) SIGTERM this wrapper when the channel
 # ends, possibly before duct has exited: outlive that to record its status
