@@ -1,0 +1,124 @@
+// File handles for fids (see handle.h): making them, the per-mount
+// descriptors open_by_handle_at needs, and opening them per request.
+// Threads: any worker; the mount table under Handles::mu_.
+#include "export/handle.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "export/creds.h"
+
+namespace duct::exp {
+
+namespace {
+
+constexpr size_t kMaxHandle = 128;  // MAX_HANDLE_SZ in the kernel
+constexpr size_t kSweepAt = 64;     // forget dead mounts once the table is this big
+
+file_handle* as_handle(void* p) { return static_cast<file_handle*>(p); }
+const file_handle* as_handle(const void* p) { return static_cast<const file_handle*>(p); }
+
+// name_to_handle_at(fd, "", AT_EMPTY_PATH): false where the file system
+// makes no handles (EOPNOTSUPP) or anything else goes wrong (the caller
+// then falls back to holding the descriptor).
+bool make_handle(int fd, std::vector<unsigned char>& buf, int& mount_id) {
+    buf.assign(sizeof(file_handle) + kMaxHandle, 0);
+    as_handle(buf.data())->handle_bytes = kMaxHandle;
+    if (name_to_handle_at(fd, "", as_handle(buf.data()), &mount_id, AT_EMPTY_PATH) != 0) return false;
+    buf.resize(sizeof(file_handle) + as_handle(buf.data())->handle_bytes);
+    return true;
+}
+
+int open_handle(int mount_fd, const void* h) {
+    // A worker acting as a user has lost CAP_DAC_READ_SEARCH with its
+    // fsuid; decoding is the server's business (O_PATH checks no
+    // permission), what the user then does with the fd is checked as the user.
+    ServerFsuid as_server;
+    return open_by_handle_at(mount_fd, const_cast<file_handle*>(as_handle(h)), O_PATH | O_CLOEXEC);
+}
+
+bool same_file(int a, int b) {
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+}  // namespace
+
+PathFd open_ref(const FileRef& r, int& err) {
+    if (r.pfd) return PathFd(r.pfd);
+    if (!r.fh) {
+        err = EBADF;
+        return {};
+    }
+    Fd fd(open_handle(r.fh->mnt->fd.get(), r.fh->buf.data()));
+    if (!fd) err = errno;
+    return PathFd(std::move(fd));
+}
+
+void Handles::init(int root) {
+    std::vector<unsigned char> buf;
+    int id = -1;
+    if (!make_handle(root, buf, id)) return;
+    Fd back(open_handle(root, buf.data()));  // EPERM without CAP_DAC_READ_SEARCH
+    enabled_ = back && same_file(back.get(), root);
+}
+
+size_t Handles::mounts() const {
+    std::lock_guard<std::mutex> g(mu_);
+    size_t n = 0;
+    for (auto& [id, w] : mounts_) n += !w.expired();
+    return n;
+}
+
+std::shared_ptr<const MountRef> Handles::mount_of(int id, int fd, int parent, const void* handle) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = mounts_.find(id);
+    if (it != mounts_.end())
+        if (auto m = it->second.lock()) return m;
+    // A mount id is not reused while a descriptor on that mount is open, and
+    // every live MountRef holds one: a dead entry may be replaced freely.
+    if (mounts_.size() >= kSweepAt)
+        for (auto i = mounts_.begin(); i != mounts_.end();) i = i->second.expired() ? mounts_.erase(i) : ++i;
+    auto m = std::make_shared<MountRef>();
+    m->id = id;
+    // The descriptor pins what it names: rather a directory than a file the
+    // exporting side may delete. A non-directory's parent qualifies if it
+    // is on the same mount (a file bind-mounted onto a name is not).
+    struct stat st;
+    int pin = fd;
+    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode) && parent >= 0) {
+        std::vector<unsigned char> pb;
+        int pid = -1;
+        if (make_handle(parent, pb, pid) && pid == id) pin = parent;
+    }
+    m->fd.reset(fcntl(pin, F_DUPFD_CLOEXEC, 0));
+    if (!m->fd) return nullptr;  // out of descriptors: the caller holds fd instead
+    // Some file systems make handles they cannot open again: try once.
+    Fd back(open_handle(m->fd.get(), handle));
+    if (!back && errno == ESTALE) return nullptr;  // the file went meanwhile: no verdict
+    m->usable = back && same_file(back.get(), fd);
+    mounts_[id] = m;
+    return m;
+}
+
+std::shared_ptr<const FileHandle> Handles::handle_of(int fd, int parent) {
+    if (!enabled_) return nullptr;
+    auto h = std::make_shared<FileHandle>();
+    int id = -1;
+    if (!make_handle(fd, h->buf, id)) return nullptr;
+    h->mnt = mount_of(id, fd, parent, h->buf.data());
+    if (!h->mnt || !h->mnt->usable) return nullptr;
+    return h;
+}
+
+FileRef Handles::hold(Fd fd, int parent) {
+    FileRef r;
+    r.fh = handle_of(fd.get(), parent);
+    if (!r.fh) r.pfd = std::make_shared<const Fd>(std::move(fd));
+    return r;  // with a handle, fd closes here: nothing of the file stays open
+}
+
+}  // namespace duct::exp

@@ -1,0 +1,102 @@
+// How a Fid reaches its file without holding it open: a file handle
+// (name_to_handle_at), opened again (open_by_handle_at, O_PATH) for each
+// request that needs a descriptor, as virtiofsd's --inode-file-handles and
+// libfuse's passthrough_hp do.
+//
+// Why: the peer's kernel keeps a fid per cached inode. Were each fid an open
+// descriptor, a file deleted on the exporting disk would keep its blocks
+// until the peer's kernel forgets it (19 MiB of a 20 MiB tmpfs stayed used),
+// and `ls -l` of a large directory would run out of descriptors for the
+// whole export. A handle holds neither: a deleted file's handle answers
+// ESTALE.
+//
+// Where handles cannot be used, a fid holds an O_PATH descriptor as before:
+// when the process cannot open handles (no CAP_DAC_READ_SEARCH; checked once
+// at start on the root), on a file system that makes no handles
+// (name_to_handle_at fails: /proc, some FUSE file systems) or cannot open
+// the ones it makes (checked once per mount).
+//
+// Confinement: open_by_handle_at reaches any file of a file system, so only
+// handles this server made itself, of files it reached by walking below the
+// root (or created there), are ever opened; none comes from the peer.
+//
+// open_by_handle_at needs a descriptor on the handle's mount (the result is
+// attached to that mount, which matters to a later ".."): one MountRef per
+// mount, shared by the handles made on it, closed with the last of them. It
+// pins a directory of that mount (the first seen, or a file's parent),
+// never a file deleted on the exporting side.
+//
+// Threads: any worker. A FileRef is immutable once made; Handles::mu_
+// guards the mount table only.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "base/fd.h"
+
+namespace duct::exp {
+
+struct MountRef {
+    int id = -1;         // the mount id name_to_handle_at gave
+    Fd fd;               // O_PATH on that mount: open_by_handle_at's mount_fd
+    bool usable = false;  // open_by_handle_at works there (tried once)
+};
+
+struct FileHandle {
+    std::shared_ptr<const MountRef> mnt;
+    std::vector<unsigned char> buf;  // a struct file_handle and its f_handle bytes
+};
+
+// What a Fid holds: exactly one of a handle and (the fallback) an O_PATH fd.
+struct FileRef {
+    std::shared_ptr<const FileHandle> fh;
+    std::shared_ptr<const Fd> pfd;
+    bool by_handle() const { return bool(fh); }
+};
+
+// An O_PATH descriptor for the length of one request: opened from the
+// handle and closed at the end of the request, or a share of the fid's own
+// fallback descriptor (so a racing clunk cannot close it under the request).
+class PathFd {
+public:
+    PathFd() = default;
+    explicit PathFd(Fd own) : own_(std::move(own)) {}
+    explicit PathFd(std::shared_ptr<const Fd> held) : held_(std::move(held)) {}
+    int get() const { return held_ ? held_->get() : own_.get(); }
+    explicit operator bool() const { return get() >= 0; }
+
+private:
+    std::shared_ptr<const Fd> held_;
+    Fd own_;
+};
+
+// Opens what r names (O_PATH, never following a symlink). err: ESTALE when
+// the file is gone, EMFILE/ENFILE when out of descriptors.
+PathFd open_ref(const FileRef& r, int& err);
+
+class Handles {
+public:
+    // Once, at start, on the export root: do handles work in this process?
+    void init(int root);
+    bool enabled() const { return enabled_; }
+    // A FileRef for the object `fd` (O_PATH) names: a handle if possible,
+    // else fd itself. `parent` is a directory holding it on the same mount,
+    // or -1; a new mount's MountRef pins that rather than a file.
+    FileRef hold(Fd fd, int parent);
+    // The handle alone (nullptr where handles do not work); fd stays the
+    // caller's.
+    std::shared_ptr<const FileHandle> handle_of(int fd, int parent);
+    size_t mounts() const;  // live MountRefs, for tests
+
+private:
+    std::shared_ptr<const MountRef> mount_of(int id, int fd, int parent, const void* handle);
+
+    bool enabled_ = false;
+    mutable std::mutex mu_;  // guards mounts_ (a leaf lock)
+    std::unordered_map<int, std::weak_ptr<const MountRef>> mounts_;
+};
+
+}  // namespace duct::exp
