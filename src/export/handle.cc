@@ -36,13 +36,27 @@ int open_handle(int mount_fd, const void* h) {
     // A worker acting as a user has lost CAP_DAC_READ_SEARCH with its
     // fsuid; decoding is the server's business (O_PATH checks no
     // permission), what the user then does with the fd is checked as the user.
-    ServerFsuid as_server;
-    return open_by_handle_at(mount_fd, const_cast<file_handle*>(as_handle(h)), O_PATH | O_CLOEXEC);
+    int fd, e;
+    {
+        ServerFsuid as_server;
+        fd = open_by_handle_at(mount_fd, const_cast<file_handle*>(as_handle(h)), O_PATH | O_CLOEXEC);
+        e = errno;
+    }
+    errno = e;
+    return fd;
 }
 
 bool same_file(int a, int b) {
     struct stat sa, sb;
     return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// open_by_handle_at's mount_fd may not be an O_PATH descriptor (EBADF):
+// a directory opened for reading, as the server (who may read any).
+Fd open_mount_dir(int dir) {
+    ServerFsuid as_server;
+    Fd fd(openat(dir, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    return fd;
 }
 
 }  // namespace
@@ -62,7 +76,9 @@ void Handles::init(int root) {
     std::vector<unsigned char> buf;
     int id = -1;
     if (!make_handle(root, buf, id)) return;
-    Fd back(open_handle(root, buf.data()));  // EPERM without CAP_DAC_READ_SEARCH
+    Fd dir = open_mount_dir(root);
+    if (!dir) return;
+    Fd back(open_handle(dir.get(), buf.data()));  // EPERM without CAP_DAC_READ_SEARCH
     enabled_ = back && same_file(back.get(), root);
 }
 
@@ -84,18 +100,28 @@ std::shared_ptr<const MountRef> Handles::mount_of(int id, int fd, int parent, co
         for (auto i = mounts_.begin(); i != mounts_.end();) i = i->second.expired() ? mounts_.erase(i) : ++i;
     auto m = std::make_shared<MountRef>();
     m->id = id;
-    // The descriptor pins what it names: rather a directory than a file the
+    // The descriptor must be a directory (open_mount_dir); it also pins
+    // what it names, and a directory is better pinned than a file the
     // exporting side may delete. A non-directory's parent qualifies if it
-    // is on the same mount (a file bind-mounted onto a name is not).
+    // is on the same mount; a file bind-mounted onto a name has none, and
+    // its fids hold descriptors.
     struct stat st;
+    if (fstat(fd, &st) != 0) return nullptr;
     int pin = fd;
-    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode) && parent >= 0) {
+    if (!S_ISDIR(st.st_mode)) {
         std::vector<unsigned char> pb;
         int pid = -1;
-        if (make_handle(parent, pb, pid) && pid == id) pin = parent;
+        if (parent >= 0 && make_handle(parent, pb, pid) && pid == id) pin = parent;
+        else pin = -1;
     }
-    m->fd.reset(fcntl(pin, F_DUPFD_CLOEXEC, 0));
-    if (!m->fd) return nullptr;  // out of descriptors: the caller holds fd instead
+    if (pin >= 0) {
+        m->fd = open_mount_dir(pin);
+        if (!m->fd) return nullptr;  // out of descriptors: the caller holds fd instead
+    }
+    if (!m->fd) {
+        mounts_[id] = m;  // unusable
+        return m;
+    }
     // Some file systems make handles they cannot open again: try once.
     Fd back(open_handle(m->fd.get(), handle));
     if (!back && errno == ESTALE) return nullptr;  // the file went meanwhile: no verdict

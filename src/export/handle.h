@@ -23,8 +23,9 @@
 // open_by_handle_at needs a descriptor on the handle's mount (the result is
 // attached to that mount, which matters to a later ".."): one MountRef per
 // mount, shared by the handles made on it, closed with the last of them. It
-// pins a directory of that mount (the first seen, or a file's parent),
-// never a file deleted on the exporting side.
+// is a directory of that mount opened for reading (the first seen, or a
+// file's parent; the kernel refuses an O_PATH one), never a file the
+// exporting side may delete.
 //
 // Threads: any worker. A FileRef is immutable once made; Handles::mu_
 // guards the mount table only.
@@ -41,7 +42,7 @@ namespace duct::exp {
 
 struct MountRef {
     int id = -1;         // the mount id name_to_handle_at gave
-    Fd fd;               // O_PATH on that mount: open_by_handle_at's mount_fd
+    Fd fd;               // a directory on that mount (O_RDONLY): open_by_handle_at's mount_fd
     bool usable = false;  // open_by_handle_at works there (tried once)
 };
 

@@ -27,7 +27,7 @@ expect_eq "precondition: a/f and b/g have one inode number on disk" \
 
 track_mount "$M"
 timeout 120 "$DUCT" --exec "$DUCT $E -" - "$M" 2>>"$T/duct.log" &
-track_pid $!
+DP=$!; track_pid $DP
 wait_mounted "$M" 15 || die "no mount (duct.log: $(tail -3 "$T/duct.log" 2>/dev/null))"
 
 # stat both first, so the mount's inode table knows both nodes
@@ -73,6 +73,8 @@ else bad "the two tmpfs roots share st_ino '$ra'"; fi
 
 check "unmount" unmount "$M"
 wait_unmounted "$M" 10 || bad "mount still there"
+wait_exit $DP 30
+expect_eq "the mounting duct exits 0 after the unmount" 0 "$WAIT_RC"
 # the exporting duct has exited with its peer: the tmpfs can go
 for d in "$E/a" "$E/b"; do
     for i in 1 2 3 4 5 6 7 8 9 10; do umount "$d" 2>/dev/null && break; sleep 0.3; done
