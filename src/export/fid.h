@@ -93,6 +93,8 @@ public:
     // Removes id; returns the Fid (nullptr if it did not exist).
     std::shared_ptr<Fid> remove(uint32_t id);
     std::string path(uint32_t id) const;  // "" for the root or unknown fids
+    // The fids whose path is exactly `path`.
+    std::vector<std::shared_ptr<Fid>> at_path(const std::string& path) const;
     // After a rename: every fid at `from` or below it now lives under `to`.
     void rename_paths(const std::string& from, const std::string& to);
     // After RENAME_EXCHANGE: fids at or below a now live under b and those

@@ -61,12 +61,25 @@ Fd open_mount_dir(int dir) {
 
 }  // namespace
 
+void FileHandle::pin(std::shared_ptr<const Fd> fd) const {
+    std::lock_guard<std::mutex> g(mu_);
+    pin_ = std::move(fd);
+    has_pin_.store(true, std::memory_order_release);
+}
+
+std::shared_ptr<const Fd> FileHandle::pinned() const {
+    if (!has_pin_.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard<std::mutex> g(mu_);
+    return pin_;
+}
+
 PathFd open_ref(const FileRef& r, int& err) {
     if (r.pfd) return PathFd(r.pfd);
     if (!r.fh) {
         err = EBADF;
         return {};
     }
+    if (auto p = r.fh->pinned()) return PathFd(std::move(p));
     Fd fd(open_handle(r.fh->mnt->fd.get(), r.fh->buf.data()));
     if (!fd) err = errno;
     return PathFd(std::move(fd));

@@ -30,6 +30,7 @@
 // Threads: any worker. A FileRef is immutable once made; Handles::mu_
 // guards the mount table only.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,19 @@ struct MountRef {
 struct FileHandle {
     std::shared_ptr<const MountRef> mnt;
     std::vector<unsigned char> buf;  // a struct file_handle and its f_handle bytes
+
+    // A directory removed through this export while the peer still knows
+    // it (a shell's cwd) has no name and nothing holding it: its handle
+    // would be stale at once, where a local stat(".") still works. Such a
+    // handle is pinned to an O_PATH descriptor of the removed directory
+    // (an empty inode) until the fids sharing it are clunked.
+    void pin(std::shared_ptr<const Fd> fd) const;
+    std::shared_ptr<const Fd> pinned() const;
+
+private:
+    mutable std::atomic<bool> has_pin_{false};  // fast path: no lock unless pinned
+    mutable std::mutex mu_;                      // guards pin_ (a leaf lock)
+    mutable std::shared_ptr<const Fd> pin_;
 };
 
 // What a Fid holds: exactly one of a handle and (the fallback) an O_PATH fd.

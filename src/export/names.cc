@@ -142,8 +142,11 @@ Reply h_Tunlinkat(Ctx& c, const p9::Tunlinkat& m) {
     PathFd dp;
     auto d = dir_fid(c, m.dirfid, m.name, dp, err);
     if (!d) return fail(err);
-    int flags = (m.flags & p9::AT_REMOVEDIR_9P) ? AT_REMOVEDIR : 0;
-    if (unlinkat(dp.get(), m.name.c_str(), flags) != 0) return fail_errno();
+    if (m.flags & p9::AT_REMOVEDIR_9P) {
+        if (int e = remove_dir(c.s, dp.get(), m.name, join(c.s.fids.path(m.dirfid), m.name))) return fail(e);
+        return p9::Runlinkat{};
+    }
+    if (unlinkat(dp.get(), m.name.c_str(), 0) != 0) return fail_errno();
     return p9::Runlinkat{};
 }
 

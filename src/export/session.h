@@ -155,6 +155,9 @@ void release_locks(Session& s, const Fid& f);
 int finish_fid(Session& s, Fid& f, const std::string& path);
 // Removes the file at `path` below the root (dir or not); for Tremove/ORCLOSE.
 int remove_path(Session& s, const std::string& path, bool is_dir);
+// rmdir of `name` in `dir`, whose path below the root is `path`: the fids
+// still naming the directory keep reaching it (FileHandle::pin).
+int remove_dir(Session& s, int dir, const std::string& name, const std::string& path);
 
 // ---- handlers ----
 #define DUCT_HANDLER(T) Reply h_##T(Ctx& c, const p9::T& m);

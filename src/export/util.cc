@@ -137,7 +137,21 @@ int remove_path(Session& s, const std::string& path, bool is_dir) {
     Fd parent = open_dir_below(s, dirname_of(path), err);
     if (!parent) return err;
     std::string name = basename_of(path);
-    if (unlinkat(parent.get(), name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) return errno;
+    if (is_dir) return remove_dir(s, parent.get(), name, path);
+    if (unlinkat(parent.get(), name.c_str(), 0) != 0) return errno;
+    return 0;
+}
+
+int remove_dir(Session& s, int dir, const std::string& name, const std::string& path) {
+    Fd d(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    if (unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0) return errno;
+    struct stat st;
+    if (!d || stat_fd(d.get(), st) != 0) return 0;  // removed; no fid to keep it for
+    auto fd = std::make_shared<const Fd>(std::move(d));
+    // Only fids of that very directory: the path may have named another
+    // one when they walked it.
+    for (auto& f : s.fids.at_path(path))
+        if (f->ref.fh && f->dev == st.st_dev && f->ino == st.st_ino) f->ref.fh->pin(fd);
     return 0;
 }
 

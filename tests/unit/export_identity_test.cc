@@ -306,4 +306,31 @@ TEST_F(IdentityTest, DeletedFileIsStaleRenamedFileIsStillReached) {
     EXPECT_EQ(err, ESTALE);
 }
 
+// A directory removed through the export while the peer still knows it
+// (a shell's cwd: local stat(".") works after rmdir) stays reachable by the
+// fids naming it; one removed on the exporting side directly is stale.
+TEST_F(IdentityTest, DirectoryRemovedThroughTheExportStaysReachable) {
+    if (geteuid() != 0) GTEST_SKIP() << "file handles need CAP_DAC_READ_SEARCH";
+    fs::create_directories(root / "cwd");
+    fs::create_directories(root / "gone");
+    Peer p(root);
+    p.attach();
+    Qid q;
+    ASSERT_EQ(p.walk(1, {"cwd"}, &q), 0);
+    ASSERT_EQ(p.walk(2, {"gone"}), 0);
+    ASSERT_EQ(Peer::lerr(p.rpc(Tunlinkat{0, "cwd", AT_REMOVEDIR_9P})), 0);
+    EXPECT_FALSE(fs::exists(root / "cwd"));
+    int err = -1;
+    EXPECT_EQ(p.getattr_qid(1, &err).path, q.path);
+    EXPECT_EQ(err, 0);
+    auto r = p.rpc(Tgetattr{1, GETATTR_BASIC});
+    ASSERT_TRUE(holds<Rgetattr>(r));
+    EXPECT_EQ(std::get<Rgetattr>(r.msg).nlink, 0u);
+    // creating in it fails as it does locally
+    EXPECT_EQ(Peer::lerr(p.rpc(Tmkdir{1, "x", 0755, 0})), ENOENT);
+    ASSERT_EQ(rmdir((root / "gone").c_str()), 0);
+    p.getattr_qid(2, &err);
+    EXPECT_EQ(err, ESTALE);
+}
+
 }  // namespace
