@@ -204,9 +204,11 @@ std::string ServerImpl::encode_reply(uint16_t tag, Reply& r, p9::Dialect d) {
         if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
             struct rlimit rl{};
             getrlimit(RLIMIT_NOFILE, &rl);
-            log_error("export: out of file descriptors (limit %llu; every fid the peer holds, one per file "
-                      "its kernel caches, is one): raise `ulimit -n` for the exporting duct",
-                      (unsigned long long)rl.rlim_cur);
+            log_error("export: out of file descriptors (limit %llu; %s): raise `ulimit -n` for the exporting duct",
+                      (unsigned long long)rl.rlim_cur,
+                      s_.handles.enabled() ? "every file the peer has open is one"
+                                           : "without file handles every fid the peer holds, one per file its "
+                                             "kernel caches, is one");
         }
         if (d == p9::Dialect::P2000)
             out.msg = p9::Rerror{r.ename.empty() ? p9::errstr_of(r.err) : r.ename};
