@@ -95,13 +95,6 @@ void Handles::init(int root) {
     enabled_ = back && same_file(back.get(), root);
 }
 
-size_t Handles::mounts() const {
-    std::lock_guard<std::mutex> g(mu_);
-    size_t n = 0;
-    for (auto& [id, w] : mounts_) n += !w.expired();
-    return n;
-}
-
 std::shared_ptr<const MountRef> Handles::mount_of(int id, int fd, int parent, const void* handle) {
     std::lock_guard<std::mutex> g(mu_);
     auto it = mounts_.find(id);

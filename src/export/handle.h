@@ -104,7 +104,6 @@ public:
     // The handle alone (nullptr where handles do not work); fd stays the
     // caller's.
     std::shared_ptr<const FileHandle> handle_of(int fd, int parent);
-    size_t mounts() const;  // live MountRefs, for tests
 
 private:
     std::shared_ptr<const MountRef> mount_of(int id, int fd, int parent, const void* handle);
