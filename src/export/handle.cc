@@ -73,6 +73,21 @@ std::shared_ptr<const Fd> FileHandle::pinned() const {
     return pin_;
 }
 
+std::shared_ptr<const Fd> FileHandle::recent() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return open_.lock();
+}
+
+void FileHandle::opened(const std::shared_ptr<const Fd>& fd) const {
+    std::lock_guard<std::mutex> g(mu_);
+    open_ = fd;
+}
+
+void MountRef::remember(std::shared_ptr<const Fd> dir) const {
+    std::lock_guard<std::mutex> g(recent_mu_);
+    recent_[next_++ % kRecentDirs] = std::move(dir);  // the oldest closes (when its last user is done)
+}
+
 PathFd open_ref(const FileRef& r, int& err) {
     if (r.pfd) return PathFd(r.pfd);
     if (!r.fh) {
@@ -80,9 +95,18 @@ PathFd open_ref(const FileRef& r, int& err) {
         return {};
     }
     if (auto p = r.fh->pinned()) return PathFd(std::move(p));
+    if (r.fh->dir)
+        if (auto p = r.fh->recent()) return PathFd(std::move(p));
     Fd fd(open_handle(r.fh->mnt->fd.get(), r.fh->buf.data()));
-    if (!fd) err = errno;
-    return PathFd(std::move(fd));
+    if (!fd) {
+        err = errno;
+        return {};
+    }
+    if (!r.fh->dir) return PathFd(std::move(fd));
+    auto p = std::make_shared<const Fd>(std::move(fd));
+    r.fh->opened(p);
+    r.fh->mnt->remember(p);
+    return PathFd(std::move(p));
 }
 
 void Handles::init(int root) {
@@ -136,9 +160,10 @@ std::shared_ptr<const MountRef> Handles::mount_of(int id, int fd, int parent, co
     return m;
 }
 
-std::shared_ptr<const FileHandle> Handles::handle_of(int fd, int parent) {
+std::shared_ptr<const FileHandle> Handles::handle_of(int fd, int parent, bool dir) {
     if (!enabled_) return nullptr;
     auto h = std::make_shared<FileHandle>();
+    h->dir = dir;
     int id = -1;
     if (!make_handle(fd, h->buf, id)) return nullptr;
     h->mnt = mount_of(id, fd, parent, h->buf.data());
@@ -146,9 +171,9 @@ std::shared_ptr<const FileHandle> Handles::handle_of(int fd, int parent) {
     return h;
 }
 
-FileRef Handles::hold(Fd fd, int parent) {
+FileRef Handles::hold(Fd fd, int parent, bool dir) {
     FileRef r;
-    r.fh = handle_of(fd.get(), parent);
+    r.fh = handle_of(fd.get(), parent, dir);
     if (!r.fh) r.pfd = std::make_shared<const Fd>(std::move(fd));
     return r;  // with a handle, fd closes here: nothing of the file stays open
 }

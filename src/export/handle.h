@@ -45,11 +45,26 @@ struct MountRef {
     int id = -1;         // the mount id name_to_handle_at gave
     Fd fd;               // a directory on that mount (O_RDONLY): open_by_handle_at's mount_fd
     bool usable = false;  // open_by_handle_at works there (tried once)
+
+    // The directories of this mount opened last (FileHandle::open_): a
+    // walk, a create or a readdir's lookups work in a directory, and the
+    // next request usually works in the same one (`ls -l`: every lookup in
+    // one parent), so it is opened once, not per request. Bounded: it
+    // holds kRecentDirs descriptors and pins as many (empty, if deleted)
+    // directories, the oldest dropped first.
+    static constexpr size_t kRecentDirs = 16;
+    void remember(std::shared_ptr<const Fd> dir) const;
+
+private:
+    mutable std::mutex recent_mu_;  // guards recent_, next_ (a leaf lock)
+    mutable std::shared_ptr<const Fd> recent_[kRecentDirs];
+    mutable size_t next_ = 0;
 };
 
 struct FileHandle {
     std::shared_ptr<const MountRef> mnt;
     std::vector<unsigned char> buf;  // a struct file_handle and its f_handle bytes
+    bool dir = false;                // a directory: its descriptor is shared while recent
 
     // A directory removed through this export while the peer still knows
     // it (a shell's cwd) has no name and nothing holding it: its handle
@@ -58,11 +73,16 @@ struct FileHandle {
     // (an empty inode) until the fids sharing it are clunked.
     void pin(std::shared_ptr<const Fd> fd) const;
     std::shared_ptr<const Fd> pinned() const;
+    // A directory's descriptor opened by a request still alive (in use, or
+    // among its mount's recent ones), else nullptr; and the one just opened.
+    std::shared_ptr<const Fd> recent() const;
+    void opened(const std::shared_ptr<const Fd>& fd) const;
 
 private:
     mutable std::atomic<bool> has_pin_{false};  // fast path: no lock unless pinned
-    mutable std::mutex mu_;                      // guards pin_ (a leaf lock)
+    mutable std::mutex mu_;                      // guards pin_, open_ (taken before MountRef's)
     mutable std::shared_ptr<const Fd> pin_;
+    mutable std::weak_ptr<const Fd> open_;
 };
 
 // What a Fid holds: exactly one of a handle and (the fallback) an O_PATH fd.
@@ -100,10 +120,10 @@ public:
     // A FileRef for the object `fd` (O_PATH) names: a handle if possible,
     // else fd itself. `parent` is a directory holding it on the same mount,
     // or -1; a new mount's MountRef pins that rather than a file.
-    FileRef hold(Fd fd, int parent);
+    FileRef hold(Fd fd, int parent, bool dir);
     // The handle alone (nullptr where handles do not work); fd stays the
     // caller's.
-    std::shared_ptr<const FileHandle> handle_of(int fd, int parent);
+    std::shared_ptr<const FileHandle> handle_of(int fd, int parent, bool dir);
 
 private:
     std::shared_ptr<const MountRef> mount_of(int id, int fd, int parent, const void* handle);

@@ -25,7 +25,7 @@ std::shared_ptr<Fid> fid_of_created(Session& s, Fd fd, int dir, int oflags, cons
                                     struct stat& st, int& err) {
     if ((err = stat_fd(fd.get(), st))) return nullptr;
     auto nf = std::make_shared<Fid>();
-    nf->ref.fh = s.handles.handle_of(fd.get(), dir);
+    nf->ref.fh = s.handles.handle_of(fd.get(), dir, S_ISDIR(st.st_mode));
     if (!nf->ref.fh) {
         Fd pfd(open(proc_path(fd.get()).c_str(), O_PATH | O_CLOEXEC));
         if (!pfd) {

@@ -97,7 +97,7 @@ std::shared_ptr<Fid> fid_at(Session& s, int dir, const std::string& name, const 
         return nullptr;
     }
     if ((err = stat_fd(fd.get(), st))) return nullptr;
-    f->ref = s.handles.hold(std::move(fd), dir);
+    f->ref = s.handles.hold(std::move(fd), dir, S_ISDIR(st.st_mode));
     f->type = st.st_mode & S_IFMT;
     f->dev = st.st_dev;
     f->ino = st.st_ino;

@@ -136,7 +136,7 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
             nf->ino = nst.st_ino;
             path = std::move(npath);
         }
-        nf->ref = c.s.handles.hold(std::move(cur), prev ? prev.get() : start.get());
+        nf->ref = c.s.handles.hold(std::move(cur), prev ? prev.get() : start.get(), nf->is_dir());
     }
     if (m.newfid == m.fid) {
         if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), path)) return fail(EBADF);
