@@ -8,7 +8,8 @@
 // until the peer's kernel forgets it (19 MiB of a 20 MiB tmpfs stayed used),
 // and `ls -l` of a large directory would run out of descriptors for the
 // whole export. A handle holds neither: a deleted file's handle answers
-// ESTALE.
+// ESTALE (a deleted directory's only once it has left its mount's recent
+// ones, MountRef::remember).
 //
 // Where handles cannot be used, a fid holds an O_PATH descriptor as before:
 // when the process cannot open handles (no CAP_DAC_READ_SEARCH; checked once
@@ -27,8 +28,11 @@
 // file's parent; the kernel refuses an O_PATH one), never a file the
 // exporting side may delete.
 //
-// Threads: any worker. A FileRef is immutable once made; Handles::mu_
-// guards the mount table only.
+// Threads: any worker. A FileRef is immutable once made, but for what a
+// FileHandle remembers under its own mutex (a pin, a recent descriptor);
+// Handles::mu_ guards the mount table, MountRef::recent_mu_ its ring.
+// Lock order: FileHandle::mu_ and MountRef::recent_mu_ are never held
+// together; Handles::mu_ is taken with neither.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -80,7 +84,7 @@ struct FileHandle {
 
 private:
     mutable std::atomic<bool> has_pin_{false};  // fast path: no lock unless pinned
-    mutable std::mutex mu_;                      // guards pin_, open_ (taken before MountRef's)
+    mutable std::mutex mu_;                      // guards pin_, open_ (a leaf lock)
     mutable std::shared_ptr<const Fd> pin_;
     mutable std::weak_ptr<const Fd> open_;
 };
