@@ -162,7 +162,7 @@ bool ServerImpl::init(std::string& err) {
     s_.root_dev = st.st_dev;
     s_.root_ino = st.st_ino;
     s_.qids.set_root(st.st_dev);
-    s_.handles.init(s_.root.get());
+    if (s_.opts.file_handles) s_.handles.init(s_.root.get());
     // Let this process use as many descriptors as it is allowed
     // (process-wide, but raising a soft limit to the hard one harms no one).
     // Without file handles (handle.h) every fid holds a descriptor and the

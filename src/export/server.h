@@ -22,6 +22,9 @@ struct ServerOptions {
     uint32_t max_msize = 1u << 20 | 4096;  // largest msize we agree to (plus header room)
     int threads = 8;                // worker pool size
     bool trace = false;             // -D: log every request and reply
+    // Hold fids by file handle where the process and file system allow
+    // (handle.h); false: by an O_PATH descriptor each, as without them.
+    bool file_handles = true;
 };
 
 struct ServerStats {

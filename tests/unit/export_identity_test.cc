@@ -90,10 +90,11 @@ size_t open_fds() {
 
 class Peer {
 public:
-    explicit Peer(const std::string& root) {
+    explicit Peer(const std::string& root, bool handles = true) {
         exp::ServerOptions o;
         o.root = root;
         o.threads = 2;
+        o.file_handles = handles;
         std::string err;
         srv = exp::Server::create(o, [this](std::string f) { on_reply(std::move(f)); }, err);
         EXPECT_TRUE(srv) << err;
@@ -331,6 +332,38 @@ TEST_F(IdentityTest, DirectoryRemovedThroughTheExportStaysReachable) {
     ASSERT_EQ(rmdir((root / "gone").c_str()), 0);
     p.getattr_qid(2, &err);
     EXPECT_EQ(err, ESTALE);
+}
+
+// Without file handles (no CAP_DAC_READ_SEARCH, or a file system without
+// them) every fid holds an O_PATH descriptor, as before: the identity of
+// files on two file systems is the same, and everything still works.
+TEST_F(IdentityTest, WithoutHandlesFidsHoldDescriptorsAndWorkAlike) {
+    bool two = geteuid() == 0 && tmpfs("a") && tmpfs("b");
+    if (!two) fs::create_directories(root / "a");
+    spit(root / "a" / "f", "data of f");
+    if (two) spit(root / "b" / "g", "g");
+    Peer p(root, false);
+    p.attach();
+    size_t before = open_fds();
+    Qid qa, qb;
+    ASSERT_EQ(p.walk(1, {"a", "f"}, &qa), 0);
+    EXPECT_EQ(open_fds(), before + 1);  // the fid's own descriptor
+    int err = -1;
+    EXPECT_EQ(p.getattr_qid(1, &err).path, qa.path);
+    EXPECT_EQ(err, 0);
+    ASSERT_EQ(Peer::lerr(p.rpc(Twalk{1, 2, {}})), 0);
+    ASSERT_EQ(Peer::lerr(p.rpc(Tlopen{2, 0})), 0);
+    auto r = p.rpc(Tread{2, 0, 100});
+    ASSERT_TRUE(holds<Rread>(r));
+    EXPECT_EQ(std::get<Rread>(r.msg).data.bytes, "data of f");
+    if (two) {
+        ASSERT_EQ(p.walk(3, {"b", "g"}, &qb), 0);
+        EXPECT_NE(qa.path, qb.path);
+    }
+    // a deleted file's fid still reaches it: the descriptor holds it
+    ASSERT_EQ(unlink((root / "a" / "f").c_str()), 0);
+    p.getattr_qid(1, &err);
+    EXPECT_EQ(err, 0);
 }
 
 }  // namespace
