@@ -100,6 +100,17 @@ void become_server() {
     t_creds = {};
 }
 
+ServerFsuid::ServerFsuid() {
+    static const uid_t euid = geteuid();
+    if (!t_creds.switched || t_creds.uid == euid) return;
+    syscall(SYS_setfsuid, euid);
+    switched_ = true;
+}
+
+ServerFsuid::~ServerFsuid() {
+    if (switched_) syscall(SYS_setfsuid, t_creds.uid);
+}
+
 bool private_umask() {
     if (unshare(CLONE_FS) != 0) return false;
     umask(0);

@@ -23,6 +23,20 @@ bool can_switch_creds();
 void become(uid_t uid, gid_t gid);
 // Back to the server's own credentials.
 void become_server();
+// While alive, the calling thread's fsuid is the server's own again, and
+// with it the capabilities a switched fsuid drops (CAP_DAC_READ_SEARCH,
+// which open_by_handle_at needs); supplementary groups stay. Two syscalls,
+// none if the thread acts as the server or as uid 0.
+class ServerFsuid {
+public:
+    ServerFsuid();
+    ~ServerFsuid();
+    ServerFsuid(const ServerFsuid&) = delete;
+    ServerFsuid& operator=(const ServerFsuid&) = delete;
+
+private:
+    bool switched_ = false;
+};
 // Gives the calling thread its own umask (0): the client already applied
 // the user's umask to the modes it sends. False if unshare(CLONE_FS) failed;
 // callers then fix modes after creating (fix_mode in session.h).

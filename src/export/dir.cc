@@ -81,7 +81,9 @@ Reply h_Treaddir(Ctx& c, const p9::Treaddir& m) {
                 if (fstatat(fd, d.d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) e.type = IFTODT(st.st_mode);
             }
             e.qid.type = qtype_of_dtype(e.type);
-            e.qid.path = d.d_ino;
+            // d_ino is on the directory's own device (for a mount point:
+            // the covered directory's, as a local readdir shows it).
+            e.qid.path = c.s.qids.path(f->dev, d.d_ino);
             if (out.size() + p9::dirent_size(e) > count) {
                 full = true;
                 return false;
@@ -117,7 +119,7 @@ Reply read_dir_plain(Ctx& c, Fid& f, uint64_t offset, uint32_t count) {
                 struct stat st;
                 if (fstatat(fd, d.d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return true;  // gone meanwhile
                 std::string rec;
-                p9::append_stat(rec, stat_plain(st, name));
+                p9::append_stat(rec, stat_plain(c.s, st, name));
                 f.dir_pending.push_back(std::move(rec));
                 return true;
             });

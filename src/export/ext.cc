@@ -4,8 +4,8 @@
 // alone); the flock flag of Tlock is in lock.cc.
 //
 // Each does exactly the syscall the mounting side's caller made, on the
-// fid's own open descriptor (fallocate, lseek) or the directory fids'
-// O_PATH descriptors (renameat2), and answers its errno unchanged: what the
+// fid's own open descriptor (fallocate, lseek) or O_PATH descriptors of the
+// directory fids (renameat2), and answers its errno unchanged: what the
 // exported file system supports is what the mount supports.
 //
 // Threads: workers. The open fd is copied out under Fid::mu and used
@@ -79,7 +79,12 @@ Reply h_Trenameat2(Ctx& c, const p9::Trenameat2& m) {
     if (int e = check_name(m.newname)) return fail(e);
     // Flags we do not know are the kernel's to refuse (EINVAL), as for a
     // local caller; RENAME_WHITEOUT needs CAP_MKNOD there as well.
-    if (renameat2(od->pfd.get(), m.oldname.c_str(), nd->pfd.get(), m.newname.c_str(), m.flags) != 0)
+    int err = 0;
+    PathFd op = od->at(err);
+    if (!op) return fail(err);
+    PathFd np = nd->at(err);
+    if (!np) return fail(err);
+    if (renameat2(op.get(), m.oldname.c_str(), np.get(), m.newname.c_str(), m.flags) != 0)
         return fail_errno();
     std::string from = join(c.s.fids.path(m.olddirfid), m.oldname);
     std::string to = join(c.s.fids.path(m.newdirfid), m.newname);

@@ -63,6 +63,14 @@ std::string FidTable::path(uint32_t id) const {
     return it == map_.end() ? std::string() : it->second.path;
 }
 
+std::vector<std::shared_ptr<Fid>> FidTable::at_path(const std::string& path) const {
+    std::vector<std::shared_ptr<Fid>> out;
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto& [id, e] : map_)
+        if (e.path == path) out.push_back(e.fid);
+    return out;
+}
+
 namespace {
 // True if path is `dir` itself or below it.
 bool at_or_below(const std::string& path, const std::string& dir) {

@@ -1,17 +1,19 @@
 // Fid and FidTable: the per-session map from the peer's fid numbers to what
 // they name on disk.
 //
-// A Fid owns an O_PATH|O_NOFOLLOW descriptor for its file (so every request
-// works relative to the object itself, never re-resolving a path through a
-// symlink) plus its path relative to the export root (needed only where
-// POSIX wants parent+name: rename, remove, xattrs on symlinks). Its open
-// state (an opened fd, directory read position, xattr buffer) is guarded by
-// Fid::mu.
+// A Fid reaches its file through a FileRef (handle.h): a file handle that
+// each request opens again as an O_PATH descriptor (Fid::at), or where
+// handles do not work an O_PATH|O_NOFOLLOW descriptor it holds. Either way
+// every request works relative to the object itself, never re-resolving a
+// path through a symlink. It also knows its path relative to the export root
+// (needed only where POSIX wants parent+name: rename, remove, xattrs on
+// symlinks). Its open state (an opened fd, directory read position, xattr
+// buffer) is guarded by Fid::mu.
 //
 // Threads: any worker may look up, add or remove fids concurrently. The
 // table hands out shared_ptr<Fid>, so a request that already holds a fid keeps
 // it alive while another request clunks it; the descriptors close when the
-// last holder lets go.
+// last holder lets go (a request's PathFd is its own).
 //
 // Lock order: FidTable::mu_ before Fid::mu (in practice neither is held while
 // taking the other, except rename's path fix-up, which takes only mu_).
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "base/fd.h"
+#include "export/handle.h"
 
 namespace duct::exp {
 
@@ -46,7 +49,7 @@ struct Fid {
     // Names this Fid for its life and is never reused (lock owners keep it,
     // session.h: an address could be reused by a later Fid).
     const uint64_t serial = next_fid_serial();
-    Fd pfd;           // O_PATH|O_NOFOLLOW
+    FileRef ref;      // how to reach the file (a handle, or O_PATH|O_NOFOLLOW)
     mode_t type = 0;  // S_IFMT bits of the file when walked
     dev_t dev = 0;
     ino_t ino = 0;
@@ -73,6 +76,8 @@ struct Fid {
     int xflags = 0;
     std::shared_ptr<void> xcharge;  // xbuf's share of the xattr budgets (confine.h)
 
+    // An O_PATH descriptor of the file for one request; ESTALE if it is gone.
+    PathFd at(int& err) const { return open_ref(ref, err); }
     std::shared_ptr<Fd> open_fd() {
         std::lock_guard<std::mutex> g(mu);
         return ofd;
@@ -102,6 +107,8 @@ public:
     // Removes id; returns the Fid (nullptr if it did not exist).
     std::shared_ptr<Fid> remove(uint32_t id);
     std::string path(uint32_t id) const;  // "" for the root or unknown fids
+    // The fids whose path is exactly `path`.
+    std::vector<std::shared_ptr<Fid>> at_path(const std::string& path) const;
     // After a rename: every fid at `from` or below it now lives under `to`.
     void rename_paths(const std::string& from, const std::string& to);
     // After RENAME_EXCHANGE: fids at or below a now live under b and those

@@ -2,7 +2,8 @@
 // Twrite serve both dialects; 9P2000 directory reads and xattr fids branch
 // off to dir.cc and xattr.cc).
 //
-// Opening: a fid holds only an O_PATH descriptor; to open it we reopen
+// Opening: a fid holds only a handle (or an O_PATH descriptor); to open it
+// we take an O_PATH descriptor for the request (Fid::at) and reopen
 // /proc/self/fd/N, which names that very inode without resolving any path.
 // A symlink fid is refused with ELOOP (opening it would follow it), and
 // device nodes are refused with EPERM: clients open device files on their
@@ -20,13 +21,18 @@
 
 namespace duct::exp {
 
-std::shared_ptr<Fid> fid_of_created(Fd fd, int oflags, const User& u, struct stat& st, int& err) {
+std::shared_ptr<Fid> fid_of_created(Session& s, Fd fd, int dir, int oflags, const User& u,
+                                    struct stat& st, int& err) {
     if ((err = stat_fd(fd.get(), st))) return nullptr;
     auto nf = std::make_shared<Fid>();
-    nf->pfd.reset(open(proc_path(fd.get()).c_str(), O_PATH | O_CLOEXEC));
-    if (!nf->pfd) {
-        err = errno;
-        return nullptr;
+    nf->ref.fh = s.handles.handle_of(fd.get(), dir, S_ISDIR(st.st_mode));
+    if (!nf->ref.fh) {
+        Fd pfd(open(proc_path(fd.get()).c_str(), O_PATH | O_CLOEXEC));
+        if (!pfd) {
+            err = errno;
+            return nullptr;
+        }
+        nf->ref.pfd = std::make_shared<const Fd>(std::move(pfd));
     }
     nf->type = st.st_mode & S_IFMT;
     nf->dev = st.st_dev;
@@ -50,7 +56,9 @@ Fd reopen_fid(const Fid& f, int flags, int& err) {
     flags &= ~(O_CREAT | O_EXCL);
     flags |= O_CLOEXEC | O_NOCTTY;
     if (f.is_dir()) flags |= O_DIRECTORY;
-    Fd fd(open(proc_path(f.pfd.get()).c_str(), flags));
+    PathFd p = f.at(err);
+    if (!p) return {};
+    Fd fd(open(proc_path(p.get()).c_str(), flags));
     if (!fd) err = errno;
     return fd;
 }
@@ -68,7 +76,7 @@ Reply h_Tlopen(Ctx& c, const p9::Tlopen& m) {
     if (int e = stat_fd(fd.get(), st)) return fail(e);
     f->ofd = std::make_shared<Fd>(std::move(fd));
     f->oflags = flags;
-    return p9::Rlopen{qid_of(st), c.s.iounit()};
+    return p9::Rlopen{qid_of(c.s, st), c.s.iounit()};
 }
 
 // Tlcreate: create and open `name` in directory fid; the fid then names the
@@ -87,18 +95,20 @@ Reply h_Tlcreate(Ctx& c, const p9::Tlcreate& m) {
     mode_t mode = m.mode & 07777;
     // An existing name opens as walk + Tlopen would (a FIFO must not block
     // this worker, a device node must not open): confine.h.
-    bool created = false;
     int err = 0;
-    Fd fd = open_existing_or_create(f->pfd.get(), m.name, flags, mode, created, err);
+    PathFd dir = f->at(err);
+    if (!dir) return fail(err);
+    bool created = false;
+    Fd fd = open_existing_or_create(dir.get(), m.name, flags, mode, created, err);
     if (!fd) return fail(err);
-    if (created) fix_mode(f->pfd.get(), m.name.c_str(), mode);
+    if (created) fix_mode(dir.get(), m.name.c_str(), mode);
     struct stat st;
-    auto nf = fid_of_created(std::move(fd), flags, f->user, st, err);
+    auto nf = fid_of_created(c.s, std::move(fd), dir.get(), flags, f->user, st, err);
     if (!nf) return fail(err);
     if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name), c.gen))
         return fail(EBADF);
     release_locks(c.s, *f);
-    return p9::Rlcreate{qid_of(st), c.s.iounit()};
+    return p9::Rlcreate{qid_of(c.s, st), c.s.iounit()};
 }
 
 Reply h_Tread(Ctx& c, const p9::Tread& m) {

@@ -1,6 +1,7 @@
 // Metadata handlers: Tgetattr, Tsetattr, Tstatfs, Treadlink (9P2000.L).
 //
-// Everything works on the fid's O_PATH descriptor: fstatat/fchownat/
+// Everything works on an O_PATH descriptor of the fid's file, taken for the
+// request (Fid::at; ESTALE once the file is gone): fstatat/fchownat/
 // readlinkat with AT_EMPTY_PATH, and /proc/self/fd/N (which names the inode
 // itself) for the calls that have no *at form. A symlink fid never goes
 // through /proc for a call that would follow it: its times are set through
@@ -24,11 +25,14 @@ namespace duct::exp {
 Reply h_Tgetattr(Ctx& c, const p9::Tgetattr& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
+    int err = 0;
+    PathFd p = f->at(err);
+    if (!p) return fail(err);
     struct stat st;
-    if (int e = stat_fd(f->pfd.get(), st)) return fail(e);
+    if (int e = stat_fd(p.get(), st)) return fail(e);
     p9::Rgetattr r;
     r.valid = p9::GETATTR_BASIC;  // all but btime/gen/data_version
-    r.qid = qid_of(st);
+    r.qid = qid_of(c.s, st);
     r.mode = st.st_mode;
     r.uid = st.st_uid;
     r.gid = st.st_gid;
@@ -51,7 +55,10 @@ Reply h_Tgetattr(Ctx& c, const p9::Tgetattr& m) {
 Reply h_Tsetattr(Ctx& c, const p9::Tsetattr& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
-    const int pfd = f->pfd.get();
+    int err = 0;
+    PathFd p = f->at(err);
+    if (!p) return fail(err);
+    const int pfd = p.get();
     const std::string proc = proc_path(pfd);
     if (m.valid & p9::SETATTR_MODE) {
         if (f->is_symlink()) return fail(EOPNOTSUPP);
@@ -88,7 +95,6 @@ Reply h_Tsetattr(Ctx& c, const p9::Tsetattr& m) {
         }
         int r;
         if (f->is_symlink()) {
-            int err = 0;
             std::string path = c.s.fids.path(m.fid);
             Fd dir = parent_of(c.s, path, *f, err);  // ESTALE if the name is another file now
             if (!dir) return fail(err);
@@ -108,8 +114,11 @@ Reply h_Tsetattr(Ctx& c, const p9::Tsetattr& m) {
 Reply h_Tstatfs(Ctx& c, const p9::Tstatfs& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
+    int err = 0;
+    PathFd p = f->at(err);
+    if (!p) return fail(err);
     struct statfs sf;
-    if (fstatfs(f->pfd.get(), &sf) != 0) return fail_errno();
+    if (fstatfs(p.get(), &sf) != 0) return fail_errno();
     p9::Rstatfs r;
     r.type = uint32_t(sf.f_type);
     r.bsize = uint32_t(sf.f_bsize);
@@ -130,8 +139,11 @@ Reply h_Treadlink(Ctx& c, const p9::Treadlink& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
     if (!f->is_symlink()) return fail(EINVAL);
+    int err = 0;
+    PathFd p = f->at(err);
+    if (!p) return fail(err);
     char buf[PATH_MAX + 1];
-    ssize_t n = readlinkat(f->pfd.get(), "", buf, sizeof buf);
+    ssize_t n = readlinkat(p.get(), "", buf, sizeof buf);
     if (n < 0) return fail_errno();
     if (size_t(n) >= sizeof buf) return fail(ENAMETOOLONG);
     return p9::Rreadlink{std::string(buf, size_t(n))};

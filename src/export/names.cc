@@ -21,19 +21,21 @@ namespace duct::exp {
 
 namespace {
 
-// The directory fid a create-like request works in, acting as its user.
-std::shared_ptr<Fid> dir_fid(Ctx& c, uint32_t id, const std::string& name, int& err) {
+// The directory fid a create-like request works in, acting as its user,
+// and in `at` an O_PATH descriptor of that directory for the request.
+std::shared_ptr<Fid> dir_fid(Ctx& c, uint32_t id, const std::string& name, PathFd& at, int& err) {
     auto d = c.fid(id);
     if (!d) err = EBADF;
     else if (!d->is_dir()) err = ENOTDIR;
     else err = check_name(name);
+    if (!err) at = d->at(err);
     return err ? nullptr : d;
 }
 
-int stat_qid(int dir, const std::string& name, p9::Qid& q) {
+int stat_qid(Session& s, int dir, const std::string& name, p9::Qid& q) {
     struct stat st;
     if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
-    q = qid_of(st);
+    q = qid_of(s, st);
     return 0;
 }
 
@@ -41,43 +43,46 @@ int stat_qid(int dir, const std::string& name, p9::Qid& q) {
 
 Reply h_Tmkdir(Ctx& c, const p9::Tmkdir& m) {
     int err = 0;
-    auto d = dir_fid(c, m.dfid, m.name, err);
+    PathFd dp;
+    auto d = dir_fid(c, m.dfid, m.name, dp, err);
     if (!d) return fail(err);
     c.as_group(*d, m.gid);
-    if (mkdirat(d->pfd.get(), m.name.c_str(), m.mode & 07777) != 0) return fail_errno();
-    fix_mode(d->pfd.get(), m.name.c_str(), m.mode & 07777);
+    if (mkdirat(dp.get(), m.name.c_str(), m.mode & 07777) != 0) return fail_errno();
+    fix_mode(dp.get(), m.name.c_str(), m.mode & 07777);
     p9::Qid q;
-    if (int e = stat_qid(d->pfd.get(), m.name, q)) return fail(e);
+    if (int e = stat_qid(c.s, dp.get(), m.name, q)) return fail(e);
     return p9::Rmkdir{q};
 }
 
 Reply h_Tsymlink(Ctx& c, const p9::Tsymlink& m) {
     int err = 0;
-    auto d = dir_fid(c, m.fid, m.name, err);
+    PathFd dp;
+    auto d = dir_fid(c, m.fid, m.name, dp, err);
     if (!d) return fail(err);
     if (m.symtgt.empty()) return fail(ENOENT);
     if (m.symtgt.find('\0') != std::string::npos) return fail(EINVAL);
     c.as_group(*d, m.gid);
-    if (symlinkat(m.symtgt.c_str(), d->pfd.get(), m.name.c_str()) != 0) return fail_errno();
+    if (symlinkat(m.symtgt.c_str(), dp.get(), m.name.c_str()) != 0) return fail_errno();
     p9::Qid q;
-    if (int e = stat_qid(d->pfd.get(), m.name, q)) return fail(e);
+    if (int e = stat_qid(c.s, dp.get(), m.name, q)) return fail(e);
     return p9::Rsymlink{q};
 }
 
 Reply h_Tmknod(Ctx& c, const p9::Tmknod& m) {
     int err = 0;
-    auto d = dir_fid(c, m.dfid, m.name, err);
+    PathFd dp;
+    auto d = dir_fid(c, m.dfid, m.name, dp, err);
     if (!d) return fail(err);
     mode_t type = m.mode & S_IFMT;
     if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR && type != S_IFBLK)
         return fail(EINVAL);
     c.as_group(*d, m.gid);
     mode_t mode = type | (m.mode & 07777);
-    if (mknodat(d->pfd.get(), m.name.c_str(), mode, makedev(m.major, m.minor)) != 0)
+    if (mknodat(dp.get(), m.name.c_str(), mode, makedev(m.major, m.minor)) != 0)
         return fail_errno();
-    fix_mode(d->pfd.get(), m.name.c_str(), m.mode & 07777);
+    fix_mode(dp.get(), m.name.c_str(), m.mode & 07777);
     p9::Qid q;
-    if (int e = stat_qid(d->pfd.get(), m.name, q)) return fail(e);
+    if (int e = stat_qid(c.s, dp.get(), m.name, q)) return fail(e);
     return p9::Rmknod{q};
 }
 
@@ -86,12 +91,15 @@ Reply h_Tmknod(Ctx& c, const p9::Tmknod& m) {
 // CAP_DAC_READ_SEARCH, which an ordinary user lacks).
 Reply h_Tlink(Ctx& c, const p9::Tlink& m) {
     int err = 0;
-    auto d = dir_fid(c, m.dfid, m.name, err);
+    PathFd dp;
+    auto d = dir_fid(c, m.dfid, m.name, dp, err);
     if (!d) return fail(err);
     auto f = c.s.fids.get(m.fid);
     if (!f) return fail(EBADF);
     if (f->is_dir()) return fail(EPERM);
-    if (linkat(AT_FDCWD, proc_path(f->pfd.get()).c_str(), d->pfd.get(), m.name.c_str(),
+    PathFd fp = f->at(err);
+    if (!fp) return fail(err);
+    if (linkat(AT_FDCWD, proc_path(fp.get()).c_str(), dp.get(), m.name.c_str(),
                AT_SYMLINK_FOLLOW) != 0)
         return fail_errno();
     return p9::Rlink{};
@@ -100,7 +108,8 @@ Reply h_Tlink(Ctx& c, const p9::Tlink& m) {
 // Trename fid dfid name: move the file fid names into dfid as name.
 Reply h_Trename(Ctx& c, const p9::Trename& m) {
     int err = 0;
-    auto d = dir_fid(c, m.dfid, m.name, err);
+    PathFd dp;
+    auto d = dir_fid(c, m.dfid, m.name, dp, err);
     if (!d) return fail(err);
     auto f = c.s.fids.get(m.fid);
     if (!f) return fail(EBADF);
@@ -108,7 +117,7 @@ Reply h_Trename(Ctx& c, const p9::Trename& m) {
     if (from.empty()) return fail(EBUSY);  // the root
     Fd parent = parent_of(c.s, from, *f, err);  // ESTALE if the name is another file now
     if (!parent) return fail(err);
-    if (renameat(parent.get(), basename_of(from).c_str(), d->pfd.get(), m.name.c_str()) != 0)
+    if (renameat(parent.get(), basename_of(from).c_str(), dp.get(), m.name.c_str()) != 0)
         return fail_errno();
     c.s.fids.rename_paths(from, join(c.s.fids.path(m.dfid), m.name));
     return p9::Rrename{};
@@ -116,11 +125,12 @@ Reply h_Trename(Ctx& c, const p9::Trename& m) {
 
 Reply h_Trenameat(Ctx& c, const p9::Trenameat& m) {
     int err = 0;
-    auto od = dir_fid(c, m.olddirfid, m.oldname, err);
+    PathFd op, np;
+    auto od = dir_fid(c, m.olddirfid, m.oldname, op, err);
     if (!od) return fail(err);
-    auto nd = dir_fid(c, m.newdirfid, m.newname, err);
+    auto nd = dir_fid(c, m.newdirfid, m.newname, np, err);
     if (!nd) return fail(err);
-    if (renameat(od->pfd.get(), m.oldname.c_str(), nd->pfd.get(), m.newname.c_str()) != 0)
+    if (renameat(op.get(), m.oldname.c_str(), np.get(), m.newname.c_str()) != 0)
         return fail_errno();
     c.s.fids.rename_paths(join(c.s.fids.path(m.olddirfid), m.oldname),
                           join(c.s.fids.path(m.newdirfid), m.newname));
@@ -129,10 +139,14 @@ Reply h_Trenameat(Ctx& c, const p9::Trenameat& m) {
 
 Reply h_Tunlinkat(Ctx& c, const p9::Tunlinkat& m) {
     int err = 0;
-    auto d = dir_fid(c, m.dirfid, m.name, err);
+    PathFd dp;
+    auto d = dir_fid(c, m.dirfid, m.name, dp, err);
     if (!d) return fail(err);
-    int flags = (m.flags & p9::AT_REMOVEDIR_9P) ? AT_REMOVEDIR : 0;
-    if (unlinkat(d->pfd.get(), m.name.c_str(), flags) != 0) return fail_errno();
+    if (m.flags & p9::AT_REMOVEDIR_9P) {
+        if (int e = remove_dir(c.s, dp.get(), m.name, join(c.s.fids.path(m.dirfid), m.name))) return fail(e);
+        return p9::Runlinkat{};
+    }
+    if (unlinkat(dp.get(), m.name.c_str(), 0) != 0) return fail_errno();
     return p9::Runlinkat{};
 }
 

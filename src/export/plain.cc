@@ -92,9 +92,9 @@ int oflags_from_plain(uint8_t mode, bool dir, int& err) {
 
 }  // namespace
 
-p9::Stat stat_plain(const struct stat& st, const std::string& name) {
+p9::Stat stat_plain(Session& ss, const struct stat& st, const std::string& name) {
     p9::Stat s;
-    s.qid = qid_of(st);
+    s.qid = qid_of(ss, st);
     s.mode = st.st_mode & 0777;
     if (S_ISDIR(st.st_mode)) s.mode |= p9::DMDIR;
     s.atime = uint32_t(st.st_atim.tv_sec);
@@ -113,9 +113,11 @@ Reply h_Topen(Ctx& c, const p9::Topen& m) {
     int err = 0;
     int flags = oflags_from_plain(m.mode, f->is_dir(), err);
     if (err) return fail(err);
-    if ((m.mode & 3) == p9::OEXEC && !f->is_dir() &&
-        faccessat(AT_FDCWD, proc_path(f->pfd.get()).c_str(), X_OK, AT_EACCESS) != 0)
-        return fail_errno();
+    if ((m.mode & 3) == p9::OEXEC && !f->is_dir()) {
+        PathFd p = f->at(err);
+        if (!p) return fail(err);
+        if (faccessat(AT_FDCWD, proc_path(p.get()).c_str(), X_OK, AT_EACCESS) != 0) return fail_errno();
+    }
     std::lock_guard<std::mutex> g(f->mu);
     if (f->opened()) return fail(EBUSY);
     Fd fd = reopen_fid(*f, flags, err);
@@ -128,7 +130,7 @@ Reply h_Topen(Ctx& c, const p9::Topen& m) {
     f->dir_offset = 0;
     f->dir_pending.clear();
     f->dir_eof = false;
-    return p9::Ropen{qid_of(st), c.s.iounit()};
+    return p9::Ropen{qid_of(c.s, st), c.s.iounit()};
 }
 
 Reply h_Tcreate(Ctx& c, const p9::Tcreate& m) {
@@ -140,14 +142,16 @@ Reply h_Tcreate(Ctx& c, const p9::Tcreate& m) {
         std::lock_guard<std::mutex> g(f->mu);
         if (f->opened()) return fail(EBUSY);
     }
-    struct stat dst;
-    if (int e = stat_fd(f->pfd.get(), dst)) return fail(e);
-    bool mkdir_ = m.perm & p9::DMDIR;
     int err = 0;
+    PathFd dp = f->at(err);
+    if (!dp) return fail(err);
+    struct stat dst;
+    if (int e = stat_fd(dp.get(), dst)) return fail(e);
+    bool mkdir_ = m.perm & p9::DMDIR;
     int flags = oflags_from_plain(m.mode, mkdir_, err);
     if (err) return fail(err);
     c.as_group(*f, dst.st_gid);  // the new file takes the directory's group
-    const int dir = f->pfd.get();
+    const int dir = dp.get();
     Fd fd;
     mode_t mode;
     if (mkdir_) {
@@ -163,22 +167,25 @@ Reply h_Tcreate(Ctx& c, const p9::Tcreate& m) {
     if (!fd) return fail_errno();
     fix_mode(dir, m.name.c_str(), mode);
     struct stat st;
-    auto nf = fid_of_created(std::move(fd), mkdir_ ? O_RDONLY : flags, f->user, st, err);
+    auto nf = fid_of_created(c.s, std::move(fd), dir, mkdir_ ? O_RDONLY : flags, f->user, st, err);
     if (!nf) return fail(err);
     nf->rclose = m.mode & p9::ORCLOSE;
     if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name), c.gen))
         return fail(EBADF);
     release_locks(c.s, *f);
-    return p9::Rcreate{qid_of(st), c.s.iounit()};
+    return p9::Rcreate{qid_of(c.s, st), c.s.iounit()};
 }
 
 Reply h_Tstat(Ctx& c, const p9::Tstat& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
+    int err = 0;
+    PathFd p = f->at(err);
+    if (!p) return fail(err);
     struct stat st;
-    if (int e = stat_fd(f->pfd.get(), st)) return fail(e);
+    if (int e = stat_fd(p.get(), st)) return fail(e);
     std::string path = c.s.fids.path(m.fid);
-    return p9::Rstat{stat_plain(st, path.empty() ? "/" : basename_of(path))};
+    return p9::Rstat{stat_plain(c.s, st, path.empty() ? "/" : basename_of(path))};
 }
 
 // wstat(5): check every requested change first, then apply them, the rename
@@ -187,10 +194,13 @@ Reply h_Twstat(Ctx& c, const p9::Twstat& m) {
     auto f = c.fid(m.fid);
     if (!f) return fail(EBADF);
     const p9::Stat& w = m.stat;
+    int perr = 0;
+    PathFd p = f->at(perr);
+    if (!p) return fail(perr);
     struct stat st;
-    if (int e = stat_fd(f->pfd.get(), st)) return fail(e);
+    if (int e = stat_fd(p.get(), st)) return fail(e);
     std::string path = c.s.fids.path(m.fid);
-    const std::string proc = proc_path(f->pfd.get());
+    const std::string proc = proc_path(p.get());
     bool is_dir = S_ISDIR(st.st_mode);
 
     bool rename = !w.name.empty() && w.name != basename_of(path);
@@ -214,7 +224,7 @@ Reply h_Twstat(Ctx& c, const p9::Twstat& m) {
     if (w.mode != p9::STAT_KEEP32 && chmod(proc.c_str(), (st.st_mode & 07000) | (w.mode & 0777)) != 0)
         return fail_errno();
     if (gid != gid_t(-1) && gid != st.st_gid &&
-        fchownat(f->pfd.get(), "", uid_t(-1), gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+        fchownat(p.get(), "", uid_t(-1), gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
         return fail_errno();
     if (w.length != p9::STAT_KEEP64 && truncate(proc.c_str(), off_t(w.length)) != 0) return fail_errno();
     if ((w.mtime != p9::STAT_KEEP32 || w.atime != p9::STAT_KEEP32) && !f->is_symlink()) {

@@ -194,16 +194,20 @@ bool ServerImpl::init(std::string& err) {
     }
     s_.root_dev = st.st_dev;
     s_.root_ino = st.st_ino;
-    // Every fid holds a descriptor and the kernel client keeps a fid per
-    // cached inode: let this process use as many as it is allowed
+    s_.qids.set_root(st.st_dev);
+    if (s_.opts.file_handles) s_.handles.init(s_.root.get());
+    // Let this process use as many descriptors as it is allowed
     // (process-wide, but raising a soft limit to the hard one harms no one).
-    // Root may raise the hard limit too, up to the kernel's fs.nr_open: a
-    // peer that looks at every file of a large tree (git status, find, ls -l
-    // of 100,000 names) holds that many fids.
+    // Without file handles (handle.h) every fid holds a descriptor and the
+    // kernel client keeps a fid per cached inode: then root raises the hard
+    // limit too, up to the kernel's fs.nr_open, since a peer that looks at
+    // every file of a large tree (git status, find, ls -l of 100,000 names)
+    // holds that many fids. With handles only open files and requests in
+    // progress hold descriptors, and the hard limit is left as it was set.
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rlim_t want = rl.rlim_max;
-        if (geteuid() == 0) {
+        if (geteuid() == 0 && !s_.handles.enabled()) {
             unsigned long nr_open = 0;
             if (FILE* f = fopen("/proc/sys/fs/nr_open", "re")) {
                 if (fscanf(f, "%lu", &nr_open) != 1) nr_open = 0;
@@ -237,9 +241,11 @@ std::string ServerImpl::encode_reply(uint16_t tag, Reply& r, p9::Dialect d) {
         if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
             struct rlimit rl{};
             getrlimit(RLIMIT_NOFILE, &rl);
-            log_error("export: out of file descriptors (limit %llu; every fid the peer holds, one per file "
-                      "its kernel caches, is one): raise `ulimit -n` for the exporting duct",
-                      (unsigned long long)rl.rlim_cur);
+            log_error("export: out of file descriptors (limit %llu; %s): raise `ulimit -n` for the exporting duct",
+                      (unsigned long long)rl.rlim_cur,
+                      s_.handles.enabled() ? "every file the peer has open is one"
+                                           : "without file handles every fid the peer holds, one per file its "
+                                             "kernel caches, is one");
         }
         if (d == p9::Dialect::P2000)
             out.msg = p9::Rerror{r.ename.empty() ? p9::errstr_of(r.err) : r.ename};

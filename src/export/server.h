@@ -29,6 +29,9 @@ struct ServerOptions {
     // mounted. A walk into it is refused (ELOOP): an export that holds our
     // own mount point would otherwise loop through both ducts (issue 9).
     std::shared_ptr<std::atomic<uint64_t>> own_mount_dev;
+    // Hold fids by file handle where the process and file system allow
+    // (handle.h); false: by an O_PATH descriptor each, as without them.
+    bool file_handles = true;
 };
 
 struct ServerStats {

@@ -29,6 +29,8 @@
 #include "base/fd.h"
 #include "export/confine.h"
 #include "export/fid.h"
+#include "export/handle.h"
+#include "export/ident.h"
 #include "export/server.h"
 #include "proto/messages.h"
 
@@ -85,6 +87,8 @@ struct Session {
     Fd root;                  // O_PATH|O_DIRECTORY of the export root
     dev_t root_dev = 0;
     ino_t root_ino = 0;
+    Handles handles;          // how fids hold their files (handle.h)
+    QidMap qids;              // (st_dev, st_ino) -> qid.path (ident.h)
     FidTable fids{kMaxFids};
     LockOwners locks;
     std::shared_ptr<ByteBudget> xattr_budget = std::make_shared<ByteBudget>(kXattrSessionBudget);
@@ -124,7 +128,9 @@ void act_as(const User& u);
 // "" and names with '/' are EINVAL; "." and ".." are EINVAL where a new name
 // is being made (allow_dots false); longer than 255 bytes is ENAMETOOLONG.
 int check_name(const std::string& name, bool allow_dots = false);
-p9::Qid qid_of(const struct stat& st);
+// The qid of a file: its path is unique within the export (QidMap), even
+// across the file systems mounted below the root.
+p9::Qid qid_of(Session& s, const struct stat& st);
 int stat_fd(int fd, struct stat& st);  // fstatat(fd, "", AT_EMPTY_PATH|NOFOLLOW)
 std::string proc_path(int fd);         // "/proc/self/fd/N"
 std::string join(const std::string& dir, const std::string& name);
@@ -134,14 +140,17 @@ std::string basename_of(const std::string& path);
 // O_NOFOLLOW, so a symlink swapped into the path cannot lead outside.
 Fd open_dir_below(const Session& s, const std::string& rel, int& err);
 // Makes a Fid for `name` in directory fd `dir` (O_PATH|O_NOFOLLOW, never follows).
-std::shared_ptr<Fid> fid_at(int dir, const std::string& name, const User& u, struct stat& st,
-                            int& err);
-// The fid for a file just created and opened as `fd` (io.cc): its O_PATH
-// handle comes from the open fd itself, not from the name, which another
-// client could have replaced by now. Fills st; nullptr + err on failure.
-std::shared_ptr<Fid> fid_of_created(Fd fd, int oflags, const User& u, struct stat& st, int& err);
-// Opens the file a fid names (io.cc): via /proc/self/fd/N; ELOOP for a
-// symlink, EPERM for device nodes, FIFOs and sockets non-blocking.
+std::shared_ptr<Fid> fid_at(Session& s, int dir, const std::string& name, const User& u,
+                            struct stat& st, int& err);
+// The fid for a file just created in directory `dir` and opened as `fd`
+// (io.cc): its handle comes from the open fd itself, not from the name,
+// which another client could have replaced by now. Fills st; nullptr + err
+// on failure.
+std::shared_ptr<Fid> fid_of_created(Session& s, Fd fd, int dir, int oflags, const User& u,
+                                    struct stat& st, int& err);
+// Opens the file a fid names (io.cc): via /proc/self/fd/N of its O_PATH
+// descriptor; ELOOP for a symlink, EPERM for device nodes, FIFOs and
+// sockets non-blocking.
 Fd reopen_fid(const Fid& f, int flags, int& err);
 // Open flags from 9P2000.L's portable values (which follow x86 Linux).
 int oflags_from_l(uint32_t lflags);
@@ -156,6 +165,9 @@ int finish_fid(Session& s, Fid& f, const std::string& path);
 // Removes the fid's file at `path` below the root (dir or not), if that
 // name is still the fid's file (ESTALE otherwise); for Tremove/ORCLOSE.
 int remove_path(Session& s, const std::string& path, const Fid& f);
+// rmdir of `name` in `dir`, whose path below the root is `path`: the fids
+// still naming the directory keep reaching it (FileHandle::pin).
+int remove_dir(Session& s, int dir, const std::string& name, const std::string& path);
 
 // ---- handlers ----
 #define DUCT_HANDLER(T) Reply h_##T(Ctx& c, const p9::T& m);
@@ -189,6 +201,6 @@ Reply read_xattr(Fid& f, uint64_t offset, uint32_t count);
 Reply write_xattr(Fid& f, uint64_t offset, const std::string& data);
 int commit_xattr(Session& s, Fid& f, const std::string& path);
 // The 9P2000 stat record for a file (plain.cc).
-p9::Stat stat_plain(const struct stat& st, const std::string& name);
+p9::Stat stat_plain(Session& s, const struct stat& st, const std::string& name);
 
 }  // namespace duct::exp

@@ -35,9 +35,9 @@ int check_name(const std::string& name, bool allow_dots) {
     return 0;
 }
 
-p9::Qid qid_of(const struct stat& st) {
+p9::Qid qid_of(Session& s, const struct stat& st) {
     p9::Qid q;
-    q.path = st.st_ino;
+    q.path = s.qids.path(st.st_dev, st.st_ino);
     // The version changes whenever the contents do; the kernel client uses
     // it to notice stale caches.
     q.version = uint32_t(st.st_mtim.tv_sec) ^ uint32_t(st.st_mtim.tv_nsec) << 8;
@@ -88,15 +88,16 @@ Fd open_dir_below(const Session& s, const std::string& rel, int& err) {
     return cur;
 }
 
-std::shared_ptr<Fid> fid_at(int dir, const std::string& name, const User& u, struct stat& st,
-                            int& err) {
+std::shared_ptr<Fid> fid_at(Session& s, int dir, const std::string& name, const User& u,
+                            struct stat& st, int& err) {
     auto f = std::make_shared<Fid>();
-    f->pfd.reset(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!f->pfd) {
+    Fd fd(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
         err = errno;
         return nullptr;
     }
-    if ((err = stat_fd(f->pfd.get(), st))) return nullptr;
+    if ((err = stat_fd(fd.get(), st))) return nullptr;
+    f->ref = s.handles.hold(std::move(fd), dir, S_ISDIR(st.st_mode));
     f->type = st.st_mode & S_IFMT;
     f->dev = st.st_dev;
     f->ino = st.st_ino;
@@ -136,7 +137,21 @@ int remove_path(Session& s, const std::string& path, const Fid& f) {
     Fd parent = parent_of(s, path, f, err);  // ESTALE if the name is another file now
     if (!parent) return err;
     std::string name = basename_of(path);
-    if (unlinkat(parent.get(), name.c_str(), f.is_dir() ? AT_REMOVEDIR : 0) != 0) return errno;
+    if (f.is_dir()) return remove_dir(s, parent.get(), name, path);
+    if (unlinkat(parent.get(), name.c_str(), 0) != 0) return errno;
+    return 0;
+}
+
+int remove_dir(Session& s, int dir, const std::string& name, const std::string& path) {
+    Fd d(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    if (unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0) return errno;
+    struct stat st;
+    if (!d || stat_fd(d.get(), st) != 0) return 0;  // removed; no fid to keep it for
+    auto fd = std::make_shared<const Fd>(std::move(d));
+    // Only fids of that very directory: the path may have named another
+    // one when they walked it.
+    for (auto& f : s.fids.at_path(path))
+        if (f->ref.fh && f->dev == st.st_dev && f->ino == st.st_ino) f->ref.fh->pin(fd);
     return 0;
 }
 

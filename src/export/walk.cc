@@ -4,8 +4,9 @@
 // are refused, and ".." at the root stays at the root (compared by st_dev
 // and st_ino, not by path). A ".." elsewhere must land below the root
 // (confine.h below_root: a local program may have moved the directory out),
-// and no step may enter our own mount (confine.h own_mount). Runs on worker
-// threads.
+// and no step may enter our own mount (confine.h own_mount). The new fid
+// keeps a handle of where the walk ended (handle.h); the descriptors of the
+// walk close with the request. Runs on worker threads.
 #include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -63,10 +64,10 @@ Reply h_Tattach(Ctx& c, const p9::Tattach& m) {
     become_server();  // no fid yet: do not act with a previous request's rights
     struct stat st;
     int err = 0;
-    auto f = fid_at(c.s.root.get(), ".", u, st, err);  // "." of an O_PATH dir: the root itself
+    auto f = fid_at(c.s, c.s.root.get(), ".", u, st, err);  // "." of an O_PATH dir: the root itself
     if (!f) return fail(err);
     if (!c.s.fids.add(m.fid, f, "", err, c.gen)) return fail(err);
-    return p9::Rattach{qid_of(st)};
+    return p9::Rattach{qid_of(c.s, st)};
 }
 
 // walk(5): nwname 0 clones; a walk that fails at the first name is an error,
@@ -85,52 +86,62 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
         if (f->opened()) return fail(EBUSY);
     }
     std::string path = c.s.fids.path(m.fid);
-    Fd cur(fcntl(f->pfd.get(), F_DUPFD_CLOEXEC, 0));
-    if (!cur) return fail_errno();
-    struct stat st;
-    if (int e = stat_fd(cur.get(), st)) return fail(e);
-    p9::WQids qids;
-    for (size_t i = 0; i < m.wname.size(); i++) {
-        const std::string& name = m.wname[i];
-        int err = check_name(name, true);
-        Fd next;
-        std::string npath = path;
-        if (!err && !S_ISDIR(st.st_mode)) err = ENOTDIR;
-        if (!err) {
-            if (name == ".") {
-                next.reset(fcntl(cur.get(), F_DUPFD_CLOEXEC, 0));
-            } else if (name == "..") {
-                if (st.st_dev == c.s.root_dev && st.st_ino == c.s.root_ino) {
-                    next.reset(fcntl(cur.get(), F_DUPFD_CLOEXEC, 0));  // the root is its own parent
-                } else {
-                    next.reset(openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                    npath = dirname_of(path);
-                    if (next) err = below_root(c.s, next.get());
-                }
-            } else {
-                next.reset(openat(cur.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-                npath = join(path, name);
-                if (next) err = own_mount(c.s, next.get());
-            }
-            if (!next && !err) err = errno;
-        }
-        struct stat nst;
-        if (!err) err = stat_fd(next.get(), nst);
-        if (err) {
-            if (i == 0) return fail(err);
-            return p9::Rwalk{qids};
-        }
-        qids.push_back(qid_of(nst));
-        cur = std::move(next);
-        st = nst;
-        path = std::move(npath);
-    }
     auto nf = std::make_shared<Fid>();
-    nf->pfd = std::move(cur);
-    nf->type = st.st_mode & S_IFMT;
-    nf->dev = st.st_dev;
-    nf->ino = st.st_ino;
     nf->user = f->user;
+    nf->type = f->type;
+    nf->dev = f->dev;
+    nf->ino = f->ino;
+    p9::WQids qids;
+    if (m.wname.empty()) {
+        nf->ref = f->ref;  // a clone shares the reference: no syscall at all
+    } else {
+        int err = 0;
+        PathFd start = f->at(err);
+        if (!start) return fail(err);
+        // cur: the file walked to so far (start before the first step);
+        // prev: the directory cur was reached from.
+        Fd cur, prev;
+        for (size_t i = 0; i < m.wname.size(); i++) {
+            const std::string& name = m.wname[i];
+            const int dir = cur ? cur.get() : start.get();
+            err = check_name(name, true);
+            Fd next;
+            std::string npath = path;
+            if (!err && !S_ISDIR(nf->type)) err = ENOTDIR;
+            if (!err) {
+                if (name == ".") {
+                    next.reset(fcntl(dir, F_DUPFD_CLOEXEC, 0));
+                } else if (name == "..") {
+                    if (nf->dev == c.s.root_dev && nf->ino == c.s.root_ino) {
+                        next.reset(fcntl(dir, F_DUPFD_CLOEXEC, 0));  // the root is its own parent
+                    } else {
+                        next.reset(openat(dir, "..", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                        npath = dirname_of(path);
+                        if (next) err = below_root(c.s, next.get());
+                    }
+                } else {
+                    next.reset(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+                    npath = join(path, name);
+                    if (next) err = own_mount(c.s, next.get());
+                }
+                if (!next && !err) err = errno;
+            }
+            struct stat nst;
+            if (!err) err = stat_fd(next.get(), nst);
+            if (err) {
+                if (i == 0) return fail(err);
+                return p9::Rwalk{qids};
+            }
+            qids.push_back(qid_of(c.s, nst));
+            prev = std::move(cur);
+            cur = std::move(next);
+            nf->type = nst.st_mode & S_IFMT;
+            nf->dev = nst.st_dev;
+            nf->ino = nst.st_ino;
+            path = std::move(npath);
+        }
+        nf->ref = c.s.handles.hold(std::move(cur), prev ? prev.get() : start.get(), nf->is_dir());
+    }
     if (m.newfid == m.fid) {
         if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), path, c.gen)) return fail(EBADF);
         release_locks(c.s, *f);  // the replaced Fid is gone as if clunked

@@ -6,7 +6,8 @@
 // removexattr).
 //
 // There are no *at() xattr calls before Linux 6.13, so the target is
-// /proc/self/fd/N (the inode the fid holds) with the following variants, or
+// /proc/self/fd/N (N: an O_PATH descriptor of the fid's file for the
+// request) with the following variants, or
 // for a symlink fid /proc/self/fd/<parent>/<name> with the l* variants, so a
 // symlink is never followed.
 //
@@ -28,17 +29,20 @@ namespace {
 constexpr size_t kXattrMax = 65536;
 
 struct Target {
+    PathFd file;  // the file itself, for any other fid
     Fd hold;  // the parent directory, for a symlink fid
     std::string path;
     bool follow = true;
 };
 
 int target_of(Session& s, const Fid& f, const std::string& rel, Target& t) {
+    int err = 0;
     if (!f.is_symlink()) {
-        t.path = proc_path(f.pfd.get());
+        t.file = f.at(err);
+        if (!t.file) return err;
+        t.path = proc_path(t.file.get());
         return 0;
     }
-    int err = 0;
     t.hold = parent_of(s, rel, f, err);  // ESTALE if the name is another file now
     if (!t.hold) return err;
     t.path = proc_path(t.hold.get()) + "/" + basename_of(rel);
@@ -83,8 +87,7 @@ Reply h_Txattrwalk(Ctx& c, const p9::Txattrwalk& m) {
     Target t;
     if (int e = target_of(c.s, *f, rel, t)) return fail(e);
     auto nf = std::make_shared<Fid>();
-    nf->pfd.reset(fcntl(f->pfd.get(), F_DUPFD_CLOEXEC, 0));
-    if (!nf->pfd) return fail_errno();
+    nf->ref = f->ref;
     nf->type = f->type;
     nf->dev = f->dev;
     nf->ino = f->ino;
