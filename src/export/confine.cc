@@ -48,7 +48,8 @@ Fd parent_of(Session& s, const std::string& path, const Fid& f, int& err) {
         err = errno == ENOENT ? ESTALE : errno;
         return {};
     }
-    if (st.st_dev != f.dev || st.st_ino != f.ino) {
+    if (st.st_dev != f.dev || st.st_ino != f.ino ||
+        (f.ref.fh && !handle_names(*f.ref.fh, dir.get(), basename_of(path).c_str()))) {
         err = ESTALE;  // the name now belongs to another file
         return {};
     }

@@ -61,6 +61,15 @@ Fd open_mount_dir(int dir) {
 
 }  // namespace
 
+bool handle_names(const FileHandle& h, int dir, const char* name) {
+    std::vector<unsigned char> buf(sizeof(file_handle) + kMaxHandle, 0);
+    as_handle(buf.data())->handle_bytes = kMaxHandle;
+    int mount_id = -1;
+    if (name_to_handle_at(dir, name, as_handle(buf.data()), &mount_id, 0) != 0) return true;
+    buf.resize(sizeof(file_handle) + as_handle(buf.data())->handle_bytes);
+    return buf == h.buf && (!h.mnt || h.mnt->id == mount_id);
+}
+
 void FileHandle::pin(std::shared_ptr<const Fd> fd) const {
     std::lock_guard<std::mutex> g(mu_);
     pin_ = std::move(fd);

@@ -112,6 +112,14 @@ private:
     Fd own_;
 };
 
+// Is `name` in directory `dir` (not followed) the very file h names? By the
+// handle's bytes, which carry the inode's generation: once no descriptor
+// holds a deleted file, its inode number can come back at once for a new
+// one (a symlink replaced in place), which dev/ino alone cannot tell.
+// True where the name's handle cannot be made (the caller has checked
+// dev/ino already).
+bool handle_names(const FileHandle& h, int dir, const char* name);
+
 // Opens what r names (O_PATH, never following a symlink). err: ESTALE when
 // the file is gone, EMFILE/ENFILE when out of descriptors.
 PathFd open_ref(const FileRef& r, int& err);
