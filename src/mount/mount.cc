@@ -92,7 +92,9 @@ bool fuse_conf_allows_other() {
 class FuseMount final : public Mount {
 public:
     FuseMount(const MountOptions& o, Send send)
-        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_) {}
+        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_) {
+        client_.set_timeout(o.timeout);
+    }
     ~FuseMount() override {
         if (loop_.joinable()) {
             unmount();

@@ -1,0 +1,75 @@
+#!/bin/bash
+# mount_locks.sh — issue 9 item 4: processes waiting for a lock must not
+# hold FUSE's worker threads (libfuse runs at most 64). 100 flock(1)
+# waiters queue on one file whose lock another process holds through the
+# mount; the holder then writes through the mount (before the fix every
+# worker slept in a lock retry, so this write never got one: the lock was
+# never released, the waiters were unkillable) and lets go, and every
+# waiter gets the lock in turn and appends its line. Five more waiters are
+# SIGKILLed while they wait: they must die at once.
+source "$(dirname "$0")/lib.bash"
+it_init mount_locks
+need_fuse
+need_cmd flock "apt-get install util-linux"
+
+E=$T/exp; M=$T/mnt
+mkdir -p "$E" "$M"; track_mount "$M"
+: > "$E/out"; : > "$E/lk"
+timeout 120 "$DUCT" --exec "$DUCT $E -" - "$M" 2> "$T/mnt.log" &
+DP=$!; track_pid $DP
+wait_mounted "$M" 10 || die "no mount"
+
+flock "$M/lk" -c "touch $T/held; while [ ! -e $T/release ]; do sleep 0.05; done; echo holder >> $M/out" &
+HOLDER=$!; track_pid $HOLDER
+for ((i = 0; i < 50; i++)); do [ -e "$T/held" ] && break; sleep 0.1; done
+[ -e "$T/held" ] || die "the holder never got the lock"
+
+W=100
+WP=()
+for ((i = 1; i <= W; i++)); do
+    flock "$M/lk" -c "echo w$i >> $M/out" &
+    WP+=($!); track_pid $!
+done
+VP=()
+for ((i = 1; i <= 5; i++)); do
+    flock "$M/lk" -c "echo victim >> $M/out" &
+    VP+=($!); track_pid $!
+done
+sleep 2  # all of them are asking for the lock now
+running=0
+for p in "${WP[@]}" "${VP[@]}"; do kill -0 "$p" 2>/dev/null && running=$((running + 1)); done
+expect_eq "all $((W + 5)) waiters wait" $((W + 5)) $running
+
+# SIGKILL while waiting: each dies within 3 s
+for p in "${VP[@]}"; do kill -KILL "$p"; done
+dead=0
+for p in "${VP[@]}"; do wait_exit "$p" 3; [ "$WAIT_RC" = 137 ] && dead=$((dead + 1)); done
+expect_eq "SIGKILLed waiters die at once" 5 $dead
+
+# The holder can still write through the mount, then lets go.
+t0=$(date +%s)
+touch "$T/release"
+wait_exit $HOLDER 20
+expect_eq "the holder writes and unlocks" 0 "$WAIT_RC"
+
+# Every waiter gets the lock in turn.
+left=$W
+for ((s = 0; s < 600 && left > 0; s++)); do
+    left=0
+    for p in "${WP[@]}"; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+    [ $left -gt 0 ] && sleep 0.1
+done
+log "all waiters done after $(( $(date +%s) - t0 )) s ($left left)"
+expect_eq "every waiter got the lock (none left after 60 s)" 0 $left
+fails=0
+for p in "${WP[@]}"; do wait "$p" 2>/dev/null || fails=$((fails + 1)); done
+expect_eq "every waiter's flock exited 0" 0 $fails
+expect_eq "one line per waiter" $W "$(grep -c '^w' "$E/out")"
+expect_eq "distinct waiters" $W "$(grep '^w' "$E/out" | sort -u | wc -l)"
+expect_eq "the holder's line came first" holder "$(head -1 "$E/out")"
+expect_eq "no victim got the lock" 0 "$(grep -c victim "$E/out" || true)"
+
+unmount "$M" || bad "unmount"
+wait_exit $DP 10
+expect_eq "duct exits 0 after the unmount" 0 "$WAIT_RC"
+it_finish
