@@ -19,7 +19,7 @@ mkdir -p "$E/d" "$M"; track_mount "$M"
 (cd "$E/d" && seq -f 'f%g' 1 $N | xargs touch)
 
 timeout 120 "$DUCT" -D --exec "$T/side.sh exp $E -" - "$M" 2> "$T/mnt.log" &
-track_pid $!
+DP=$!; track_pid $DP
 wait_mounted "$M" 10 || die "no mount"
 EP=$(side_pid exp)
 [ "$EP" != 0 ] || die "no pid of the exporting duct"
@@ -50,4 +50,6 @@ if [ $fids -le $((N + 50)) ]; then ok "walks - clunks = $fids <= files + 50"
 else bad "walks - clunks = $fids, want <= $((N + 50))"; fi
 
 unmount "$M" || bad "unmount"
+wait_exit $DP 20
+expect_eq "duct exits 0 after the unmount" 0 "$WAIT_RC"
 it_finish

@@ -226,10 +226,13 @@ private:
     std::thread th_;
 };
 
-// A child that stats `path` and exits with 0 or the errno.
+// A child that stats `path` and exits with 0 or the errno. It closes
+// what it inherited: a child stuck in the mount holding our /dev/fuse
+// descriptor would keep the connection alive after we die.
 pid_t stat_child(const std::string& path) {
     pid_t pid = fork();
     if (pid == 0) {
+        for (int fd = 3; fd < 1024; fd++) close(fd);
         struct stat st;
         _exit(stat(path.c_str(), &st) == 0 ? 0 : errno);
     }
