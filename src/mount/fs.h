@@ -1,8 +1,9 @@
 // Fs: the state every FUSE operation of mount/ shares (the 9P client, the
-// inode table, the open fids) and the helpers the ops are built from: walk,
-// getattr, "look up and make a FUSE entry", open-by-clone.
+// inode table, the open fids, the lock waiter) and the helpers the ops are
+// built from: walk, getattr, "look up and make a FUSE entry", open-by-clone.
 //
-// Threads: FUSE workers only; each helper may block in Client::rpc. The
+// Threads: FUSE workers (and the lock waiter's own thread, lock_wait.h);
+// each helper may block in Client::rpc. The
 // ops_*.cc files hold the FUSE operations, one area per file; ops_table.cc
 // puts them in the fuse_lowlevel_ops table.
 #pragma once

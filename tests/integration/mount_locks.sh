@@ -72,4 +72,25 @@ expect_eq "no victim got the lock" 0 "$(grep -c victim "$E/out" || true)"
 unmount "$M" || bad "unmount"
 wait_exit $DP 10
 expect_eq "duct exits 0 after the unmount" 0 "$WAIT_RC"
+
+# An unmount (SIGTERM) while processes wait for a lock: they fail, duct
+# exits, nothing hangs.
+M2=$T/mnt2; mkdir -p "$M2"; track_mount "$M2"
+timeout 60 "$DUCT" --exec "$DUCT $E -" - "$M2" 2> "$T/mnt2.log" &
+DP2=$!; track_pid $DP2
+wait_mounted "$M2" 10 || die "no second mount"
+rm -f "$T/held"
+flock "$M2/lk" -c "touch $T/held; sleep 30" &
+H2=$!; track_pid $H2
+for ((i = 0; i < 50; i++)); do [ -e "$T/held" ] && break; sleep 0.1; done
+WP2=()
+for ((i = 1; i <= 3; i++)); do flock "$M2/lk" -c "echo late >> $M2/out" & WP2+=($!); track_pid $!; done
+sleep 1
+kill -TERM $DP2
+wait_exit $DP2 15
+if [ "$WAIT_RC" != timeout ]; then ok "SIGTERM with lock waiters: duct exits ($WAIT_RC)"; else bad "duct hangs on SIGTERM with lock waiters"; fi
+ended=0
+for p in "${WP2[@]}"; do wait_exit "$p" 5; [ "$WAIT_RC" != timeout ] && [ "$WAIT_RC" != 0 ] && ended=$((ended + 1)); done
+expect_eq "the waiters fail when the mount goes" 3 $ended
+kill $H2 2>/dev/null || true
 it_finish
