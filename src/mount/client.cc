@@ -158,6 +158,7 @@ bool Client::abandon(Pending* p) {
     p->abandoned = true;
     p->cv = nullptr;
     n_abandoned_++;
+    idle_cv_.notify_all();  // drain() does not wait for it
     for (uint32_t f : p->fids) holds_[f].held++;
     if (p->flush_sent) return false;
     p->flush_sent = true;
@@ -426,8 +427,15 @@ void Client::lost() {
 }
 
 void Client::drain(int ms) {
+    // Requests given up on (and Tflushes) may never be answered: not
+    // worth waiting for.
+    auto idle = [&] {
+        for (auto& [tag, p] : tags_)
+            if (!p->abandoned && p->ttype != Tflush::kType) return false;
+        return true;
+    };
     std::unique_lock<std::mutex> g(mu_);
-    idle_cv_.wait_for(g, std::chrono::milliseconds(ms), [&] { return lost_ || tags_.empty(); });
+    idle_cv_.wait_for(g, std::chrono::milliseconds(ms), [&] { return lost_ || idle(); });
 }
 
 uint32_t Client::alloc_fid() {

@@ -95,7 +95,8 @@ public:
     void deliver(std::string frame);
     void lost();
     bool is_lost() const { return lost_.load(); }
-    // Waits (up to ms) until no request is in flight.
+    // Waits (up to ms) until no request is in flight but abandoned ones
+    // and Tflushes.
     void drain(int ms);
 
     p9::Dialect dialect() const { return dialect_.load(); }
