@@ -69,6 +69,39 @@ expect_eq "distinct waiters" $W "$(grep '^w' "$E/out" | sort -u | wc -l)"
 expect_eq "the holder's line came first" holder "$(head -1 "$E/out")"
 expect_eq "no victim got the lock" 0 "$(grep -c victim "$E/out" || true)"
 
+# The same for POSIX record locks (F_SETLKW, fcntl): 70 waiters, more than
+# FUSE's 64 workers.
+PY=$(command -v python3 || true)
+if [ -n "$PY" ]; then
+    : > "$E/plk"
+    rm -f "$T/held" "$T/release"
+    "$PY" -c 'import fcntl, os, sys, time
+f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2] + "/held", "w").close()
+while not os.path.exists(sys.argv[2] + "/release"): time.sleep(0.05)
+f.write("holder\n"); f.flush()' "$M/plk" "$T" &
+    PH=$!; track_pid $PH
+    for ((i = 0; i < 100; i++)); do [ -e "$T/held" ] && break; sleep 0.1; done
+    PW=()
+    for ((i = 1; i <= 70; i++)); do
+        "$PY" -c 'import fcntl, sys
+f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX); f.write(sys.argv[2] + "\n"); f.flush()' "$M/plk" "p$i" &
+        PW+=($!); track_pid $!
+    done
+    sleep 3
+    touch "$T/release"
+    wait_exit $PH 20
+    expect_eq "POSIX: the holder writes and unlocks" 0 "$WAIT_RC"
+    left=70
+    for ((s = 0; s < 600 && left > 0; s++)); do
+        left=0
+        for p in "${PW[@]}"; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+        [ $left -gt 0 ] && sleep 0.1
+    done
+    expect_eq "POSIX: every waiter got the lock" 0 $left
+    expect_eq "POSIX: one line per waiter" 70 "$(grep '^p' "$E/plk" | sort -u | wc -l)"
+    expect_eq "POSIX: the holder's line came first" holder "$(head -1 "$E/plk")"
+fi
+
 unmount "$M" || bad "unmount"
 wait_exit $DP 10
 expect_eq "duct exits 0 after the unmount" 0 "$WAIT_RC"
