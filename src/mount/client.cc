@@ -58,6 +58,12 @@ void fids_of(const M& m, std::vector<uint32_t>& v, uint32_t& made, size_t& nwnam
 Client::Client(Send send, bool trace, uint32_t msize)
     : send_(std::move(send)), trace_(trace), msize_(msize) {}
 
+Client::~Client() {
+    // No caller waits any more; what nobody waits for is the table's.
+    for (auto& [tag, p] : tags_)
+        if (!p->cv) delete p;
+}
+
 MountStats Client::stats() const {
     MountStats s;
     s.requests = n_requests_.load();

@@ -31,6 +31,9 @@ class Client {
 public:
     using Send = std::function<void(std::string frame)>;
     Client(Send send, bool trace, uint32_t msize);
+    ~Client();  // frees what the tag table still owns (async, abandoned)
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
 
     // How long an interrupted request waits for its Rflush before it
     // answers EINTR anyway (a peer whose handler is stuck in a syscall may
