@@ -9,6 +9,7 @@
 
 #include "export/creds.h"
 #include "export/session.h"
+#include "proto/oflags.h"
 
 namespace duct::exp {
 
@@ -106,23 +107,9 @@ std::shared_ptr<Fid> fid_at(Session& s, int dir, const std::string& name, const 
 }
 
 int oflags_from_l(uint32_t l) {
-    // 9P2000.L's values (Linux include/net/9p/9p.h P9_DOTL_*), spelled out
-    // because O_DIRECTORY and friends differ between architectures.
-    int o = 0;
-    switch (l & 3) {
-    case 0: o = O_RDONLY; break;
-    case 1: o = O_WRONLY; break;
-    default: o = O_RDWR; break;
-    }
-    struct { uint32_t l; int o; } map[] = {
-        {000000100, O_CREAT},    {000000200, O_EXCL},     {000001000, O_TRUNC},
-        {000002000, O_APPEND},   {000004000, O_NONBLOCK}, {000010000, O_DSYNC},
-        {000040000, O_DIRECT},   {000200000, O_DIRECTORY}, {001000000, O_NOATIME},
-        {004000000, O_SYNC},
-    };
-    for (auto& m : map)
-        if (l & m.l) o |= m.o;
-    return o;
+    // The fid names the file already (NOFOLLOW on its /proc/self/fd path
+    // would be ELOOP); O_ASYNC means nothing to open(2).
+    return p9::oflags_from_l(l) & ~(O_NOFOLLOW | O_ASYNC);
 }
 
 void fix_mode(int dir, const char* name, mode_t mode) {

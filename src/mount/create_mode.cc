@@ -24,7 +24,7 @@ constexpr char kDefaultAcl[] = "system.posix_acl_default";
 bool has_default_acl(Fs& fs, fuse_req_t req, fuse_ino_t dir) {
     bool has;
     if (fs.default_acl.get(dir, has)) return has;
-    uint32_t dfid;
+    NodeFid dfid;
     if (node_fid(fs, dir, dfid)) return false;
     uint32_t xfid = fs.c.alloc_fid();
     p9::Rxattrwalk w;

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "proto/oflags.h"
+
 namespace duct::mnt {
 
 using namespace duct::p9;
@@ -36,8 +38,8 @@ void stat_from(const Rgetattr& a, struct stat& st) {
     st.st_ctim = {time_t(a.ctime_sec), long(a.ctime_nsec)};
 }
 
-int node_fid(Fs& fs, fuse_ino_t ino, uint32_t& fid) {
-    return fs.nodes.fid_of(ino, fid) ? 0 : ESTALE;
+int node_fid(Fs& fs, fuse_ino_t ino, NodeFid& fid) {
+    return fs.nodes.pin(ino, fid) ? 0 : ESTALE;
 }
 
 int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req) {
@@ -66,7 +68,8 @@ uint32_t create_gid(Fs& fs, fuse_req_t req) {
 
 int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
                  fuse_entry_param& e) {
-    uint32_t dfid, fid;
+    NodeFid dfid;
+    uint32_t fid;
     if (int err = node_fid(fs, parent, dfid)) return err;
     if (int err = walk(fs, dfid, name, fid, req)) return err;
     Rgetattr a;
@@ -84,10 +87,8 @@ void map_ids(Fs& fs, Rgetattr& a) {
 }
 
 void entry_from(Fs& fs, uint32_t fid, const Rgetattr& a, fuse_entry_param& e) {
-    uint32_t spare;
     e = {};
-    e.ino = fs.nodes.add(fid, a.qid, a.gen, &spare);
-    if (spare != NOFID) fs.c.clunk_async(spare);
+    e.ino = fs.nodes.add(fid, a.qid, a.gen);
     stat_from(a, e.attr);
     e.attr_timeout = fs.timeout;
     e.entry_timeout = fs.timeout;
@@ -99,7 +100,8 @@ void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     // The attach user made it already; an unmappable caller keeps that owner.
     if (!fs.ids.uid_out(ctx->uid, uid) || uid == fs.attach_uid) return;
     if (!fs.ids.gid_out(ctx->gid, gid)) gid = NONUNAME;
-    uint32_t dfid, fid;
+    NodeFid dfid;
+    uint32_t fid;
     if (node_fid(fs, parent, dfid) || walk(fs, dfid, name, fid, req)) return;
     Tsetattr t{};
     t.fid = fid;
@@ -115,13 +117,23 @@ void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     fs.c.clunk_async(fid);
 }
 
-int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, uint32_t flags, uint64_t& fh) {
+uint32_t wire_oflags(int flags) {
+    // Creation is Tlcreate's job; O_NOCTTY means nothing to the server;
+    // the kernel resolved the path already (NOFOLLOW); O_DIRECT stays here
+    // (direct_io_of): the exporting side's buffers are not aligned for it.
+    flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_DIRECT);
+    return oflags_to_l(flags);
+}
+
+void direct_io_of(fuse_file_info* fi) {
+    if (fi->flags & O_DIRECT) fi->direct_io = 1;
+}
+
+int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, int flags, uint64_t& fh) {
     uint32_t fid;
     if (int e = walk(fs, nodefid, nullptr, fid, req)) return e;
     Rlopen r;
-    // Creation is Tlcreate's job; O_NOCTTY means nothing to the server.
-    flags &= ~uint32_t(O_CREAT | O_EXCL | O_NOCTTY);
-    if (int e = fs.c.call(Tlopen{fid, flags}, r, req)) {
+    if (int e = fs.c.call(Tlopen{fid, wire_oflags(flags)}, r, req)) {
         fs.c.clunk_async(fid);
         return e;
     }

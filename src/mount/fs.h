@@ -1,8 +1,9 @@
 // Fs: the state every FUSE operation of mount/ shares (the 9P client, the
-// inode table, the open fids) and the helpers the ops are built from: walk,
-// getattr, "look up and make a FUSE entry", open-by-clone.
+// inode table, the open fids, the lock waiter) and the helpers the ops are
+// built from: walk, getattr, "look up and make a FUSE entry", open-by-clone.
 //
-// Threads: FUSE workers only; each helper may block in Client::rpc. The
+// Threads: FUSE workers (and the lock waiter's own thread, lock_wait.h);
+// each helper may block in Client::rpc. The
 // ops_*.cc files hold the FUSE operations, one area per file; ops_table.cc
 // puts them in the fuse_lowlevel_ops table.
 #pragma once
@@ -19,13 +20,16 @@
 #include "mount/memo.h"
 #include "mount/fuse_inc.h"
 #include "mount/inodes.h"
+#include "mount/lock_wait.h"
 
 namespace duct::mnt {
 
 struct Fs {
-    explicit Fs(Client& client) : c(client) {}
+    explicit Fs(Client& client)
+        : c(client), nodes([&client](uint32_t fid) { client.clunk_async(fid); }), locks(client) {}
     Client& c;
     InodeTable nodes;
+    LockWaiter locks;  // blocking locks wait here; stopped by the destroy op
     double timeout = 1.0;   // entry and attribute timeouts, seconds
     uint32_t attach_uid = 0;  // n_uname of our one attach (a remote id)
     uint32_t attach_gid = 0;  // its group on the peer, as far as we know
@@ -68,7 +72,10 @@ inline uint32_t fh_iounit(uint64_t fh) { return uint32_t(fh >> 32); }
 uint32_t io_chunk(Fs& fs, uint64_t fh);
 
 void stat_from(const p9::Rgetattr& a, struct stat& st);
-int node_fid(Fs& fs, fuse_ino_t ino, uint32_t& fid);  // ESTALE for an unknown node
+// A node's fid, pinned for as long as `fid` lives (inodes.h); converts to
+// the fid number. ESTALE for an unknown node.
+using NodeFid = InodeTable::Ref;
+int node_fid(Fs& fs, fuse_ino_t ino, NodeFid& fid);
 // Walks one name from dfid to a new fid (name == nullptr: clone dfid).
 int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req);
 // Tgetattr; uid and gid come back as local ids (fs.ids).
@@ -90,8 +97,14 @@ void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name);
 uint32_t create_mode(Fs& fs, fuse_req_t req, fuse_ino_t parent, mode_t mode);
 // The mount changed xattr `name` of `dir`: drop what create_mode remembers.
 void forget_default_acl(Fs& fs, fuse_ino_t dir, const char* name);
-// Clones the node's fid and Tlopens it with flags; fh gets fid and iounit.
-int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, uint32_t flags, uint64_t& fh);
+// Clones the node's fid and Tlopens it with (host) flags; fh gets fid and
+// iounit.
+int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, int flags, uint64_t& fh);
+// Host open flags -> the 9P2000.L flags a Tlopen/Tlcreate carries, minus
+// what the mount keeps to itself (O_DIRECT, O_CREAT ...).
+uint32_t wire_oflags(int flags);
+// O_DIRECT is honoured here: FUSE bypasses the page cache for that open.
+void direct_io_of(fuse_file_info* fi);
 
 // The FUSE ops, by area.
 void op_lookup(fuse_req_t, fuse_ino_t, const char*);

@@ -4,89 +4,140 @@
 
 namespace duct::mnt {
 
+InodeTable::Ref& InodeTable::Ref::operator=(Ref&& o) noexcept {
+    if (this != &o) {
+        reset();
+        t_ = o.t_;
+        fid_ = o.fid_;
+        o.t_ = nullptr;
+    }
+    return *this;
+}
+
+void InodeTable::Ref::reset() {
+    if (t_) t_->unpin(fid_);
+    t_ = nullptr;
+}
+
+void InodeTable::clunk_all(const std::vector<uint32_t>& fids) {
+    for (uint32_t f : fids) clunk_(f);
+}
+
 void InodeTable::set_root(uint32_t fid, const p9::Qid& qid) {
     std::lock_guard<std::mutex> g(mu_);
     nodes_[ROOT] = Node{fid, qid, 0, 1};
 }
 
-uint64_t InodeTable::add(uint32_t fid, const p9::Qid& qid, uint64_t gen, uint32_t* spare) {
-    std::lock_guard<std::mutex> g(mu_);
-    *spare = p9::NOFID;
-    auto it = by_path_.find(qid.path);
-    if (it != by_path_.end()) {
-        auto n = nodes_.find(it->second);
-        // A different generation means the old file is gone and its inode
-        // number was reused: a new node, the old one lives until forgotten.
-        if (n != nodes_.end() && n->second.gen == gen && n->second.qid.type == qid.type) {
+bool InodeTable::same_file(const Node& n, const p9::Qid& qid, uint64_t gen) const {
+    // A different generation means the old file is gone and its inode
+    // number was reused: a new node, the old one lives until forgotten.
+    return n.gen == gen && n.qid.type == qid.type;
+}
+
+void InodeTable::retire(uint32_t fid, std::vector<uint32_t>& now) {
+    if (pins_.count(fid)) retired_.insert(fid);
+    else now.push_back(fid);
+}
+
+uint64_t InodeTable::add(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
+    std::vector<uint32_t> now;
+    uint64_t id;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        auto it = by_path_.find(qid.path);
+        auto n = it == by_path_.end() ? nodes_.end() : nodes_.find(it->second);
+        if (n != nodes_.end() && same_file(n->second, qid, gen)) {
             n->second.nlookup++;
-            swap_fid(n->second, fid, spare);
-            return n->first;
+            if (n->second.fid != fid) retire(n->second.fid, now);
+            n->second.fid = fid;
+            id = n->first;
+        } else {
+            id = next_++;
+            nodes_[id] = Node{fid, qid, gen, 1};
+            by_path_[qid.path] = id;
         }
     }
-    uint64_t id = next_++;
-    nodes_[id] = Node{fid, qid, gen, 1};
-    by_path_[qid.path] = id;
+    clunk_all(now);
     return id;
 }
 
-void InodeTable::swap_fid(Node& n, uint32_t fid, uint32_t* spare) {
-    n.retired.push_back(n.fid);
-    n.fid = fid;
-    if (n.retired.size() > kRetired) {
-        *spare = n.retired.front();
-        n.retired.erase(n.retired.begin());
+void InodeTable::refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
+    std::vector<uint32_t> now;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        auto it = by_path_.find(qid.path);
+        auto n = it == by_path_.end() ? nodes_.end() : nodes_.find(it->second);
+        if (n != nodes_.end() && same_file(n->second, qid, gen)) {
+            if (n->second.fid != fid) retire(n->second.fid, now);
+            n->second.fid = fid;
+        } else {
+            now.push_back(fid);
+        }
     }
+    clunk_all(now);
 }
 
-void InodeTable::refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen, uint32_t* spare) {
-    std::lock_guard<std::mutex> g(mu_);
-    *spare = fid;
-    auto it = by_path_.find(qid.path);
-    if (it == by_path_.end()) return;
-    auto n = nodes_.find(it->second);
-    if (n == nodes_.end() || n->second.gen != gen || n->second.qid.type != qid.type) return;
-    *spare = p9::NOFID;
-    swap_fid(n->second, fid, spare);
-}
-
-bool InodeTable::fid_of(uint64_t ino, uint32_t& fid) const {
+bool InodeTable::pin(uint64_t ino, Ref& out) {
+    out.reset();
     std::lock_guard<std::mutex> g(mu_);
     auto it = nodes_.find(ino);
     if (it == nodes_.end()) return false;
-    fid = it->second.fid;
+    out.t_ = this;
+    out.fid_ = it->second.fid;
+    pins_[out.fid_]++;
     return true;
 }
 
-bool InodeTable::forget(uint64_t ino, uint64_t n, std::vector<uint32_t>& fids) {
-    std::lock_guard<std::mutex> g(mu_);
-    if (ino == ROOT) return false;
-    auto it = nodes_.find(ino);
-    if (it == nodes_.end()) return false;
-    if (it->second.nlookup > n) {
-        it->second.nlookup -= n;
-        return false;
+void InodeTable::unpin(uint32_t fid) {
+    bool clunk = false;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        auto it = pins_.find(fid);
+        if (it == pins_.end() || --it->second > 0) return;
+        pins_.erase(it);
+        clunk = retired_.erase(fid) > 0;
     }
-    fids = std::move(it->second.retired);
-    fids.push_back(it->second.fid);
-    auto p = by_path_.find(it->second.qid.path);
-    if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
-    nodes_.erase(it);
-    return true;
+    if (clunk) clunk_(fid);
+}
+
+void InodeTable::forget(uint64_t ino, uint64_t n) {
+    std::vector<uint32_t> now;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (ino == ROOT) return;
+        auto it = nodes_.find(ino);
+        if (it == nodes_.end()) return;
+        if (it->second.nlookup > n) {
+            it->second.nlookup -= n;
+            return;
+        }
+        retire(it->second.fid, now);
+        auto p = by_path_.find(it->second.qid.path);
+        if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
+        nodes_.erase(it);
+    }
+    clunk_all(now);
 }
 
 std::vector<uint32_t> InodeTable::drain() {
     std::lock_guard<std::mutex> g(mu_);
-    std::vector<uint32_t> out;
+    std::vector<uint32_t> out(retired_.begin(), retired_.end());
     uint32_t root = p9::NOFID;
     for (auto& [id, n] : nodes_) {
         if (id == ROOT) root = n.fid;
         else out.push_back(n.fid);
-        out.insert(out.end(), n.retired.begin(), n.retired.end());
     }
     if (root != p9::NOFID) out.push_back(root);
     nodes_.clear();
     by_path_.clear();
+    retired_.clear();
+    pins_.clear();
     return out;
+}
+
+size_t InodeTable::fid_count() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return nodes_.size() + retired_.size();
 }
 
 }  // namespace duct::mnt

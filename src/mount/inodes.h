@@ -1,15 +1,23 @@
 // InodeTable: FUSE node ids <-> 9P fids. Each node the kernel knows holds
-// one walked fid (never opened; opens clone it) plus its qid and the
-// kernel's lookup count; the node and its fid go when forget brings the
-// count to 0. Nodes are shared by qid.path (+ generation), so hard links
-// and repeated lookups of one file give the kernel one node id.
+// ONE walked fid (never opened; opens clone it) plus its qid and the
+// kernel's lookup count; the node goes when forget brings the count to 0.
+// Nodes are shared by qid.path (+ generation), so hard links and repeated
+// lookups of one file give the kernel one node id.
 //
-// Threads: every FUSE worker; one mutex guards all of it and is a leaf lock
-// (no rpc is made while holding it — callers clunk the fids it hands back).
+// Fid lifetime: an op pins the node fid it uses (Ref). A fid no node holds
+// any more (forgotten, or replaced by a fresher walk) is clunked when its
+// last Ref goes, never while an op may still send it; until then its
+// number is not reused either (the Client frees numbers only after
+// Rclunk). So the peer holds one fid per known node, plus those in use.
+//
+// Threads: every FUSE worker; one mutex guards all of it and is a leaf lock.
+// The clunk callback is called outside it (it sends).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "proto/messages.h"
@@ -19,25 +27,49 @@ namespace duct::mnt {
 class InodeTable {
 public:
     static constexpr uint64_t ROOT = 1;  // FUSE_ROOT_ID
+    using Clunk = std::function<void(uint32_t fid)>;
+    explicit InodeTable(Clunk clunk) : clunk_(std::move(clunk)) {}
+
+    // A pinned node fid; converts to the fid. Movable, not copyable.
+    class Ref {
+    public:
+        Ref() = default;
+        Ref(Ref&& o) noexcept : t_(o.t_), fid_(o.fid_) { o.t_ = nullptr; }
+        Ref& operator=(Ref&& o) noexcept;
+        Ref(const Ref&) = delete;
+        Ref& operator=(const Ref&) = delete;
+        ~Ref() { reset(); }
+        void reset();
+        uint32_t fid() const { return fid_; }
+        operator uint32_t() const { return fid_; }
+
+    private:
+        friend class InodeTable;
+        InodeTable* t_ = nullptr;
+        uint32_t fid_ = p9::NOFID;
+    };
 
     void set_root(uint32_t fid, const p9::Qid& qid);
-    // A lookup found (fid, qid, gen). Returns the node id; when the node was
-    // already known, its lookup count is raised and the new fid replaces the
-    // node's fid: path-based servers (diod) leave older fids at the old
-    // name after a rename, so the freshest walk is the one to keep. The old
-    // fid is retired, not clunked at once (an op may be using it); *spare
-    // is set to a retired fid the caller must clunk, or NOFID.
-    uint64_t add(uint32_t fid, const p9::Qid& qid, uint64_t gen, uint32_t* spare);
-    // After a rename: the node (if known) takes fid as above, but its lookup
-    // count stays. *spare as for add(); if the node is unknown it is fid.
-    void refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen, uint32_t* spare);
-    // The walked fid of a node; false if the kernel named an unknown node.
-    bool fid_of(uint64_t ino, uint32_t& fid) const;
-    // Lowers the lookup count by n; true (and the fid to clunk) when the
-    // node is gone. The root is never forgotten.
-    bool forget(uint64_t ino, uint64_t n, std::vector<uint32_t>& fids);
-    // Empties the table; returns every fid it held (the root's last).
+    // A lookup walked fid to (qid, gen). Returns the node id; a new node
+    // takes fid, a known one has its lookup count raised and takes fid as
+    // its one fid: path-based servers (diod) leave older fids at the old
+    // name after a rename, so the freshest walk is the one to keep. The
+    // fid it had is clunked once no op uses it.
+    uint64_t add(uint32_t fid, const p9::Qid& qid, uint64_t gen);
+    // After a rename: a known node takes fid as above (its lookup count
+    // stays); for an unknown one fid is clunked.
+    void refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen);
+    // Pins the node's fid; false if the kernel named an unknown node.
+    bool pin(uint64_t ino, Ref& out);
+    // Lowers the lookup count by n; at 0 the node goes (its fid clunked once
+    // unpinned). The root is never forgotten.
+    void forget(uint64_t ino, uint64_t n);
+    // Empties the table at teardown; returns every fid it held (the root's
+    // last), for the caller to clunk. No op may run any more.
     std::vector<uint32_t> drain();
+    // Fids the table holds for the peer: node fids and retired fids not yet
+    // clunked (tests).
+    size_t fid_count() const;
 
 private:
     struct Node {
@@ -45,13 +77,20 @@ private:
         p9::Qid qid;
         uint64_t gen;
         uint64_t nlookup;
-        std::vector<uint32_t> retired;  // older fids, clunked later
     };
-    static constexpr size_t kRetired = 4;  // kept per node before clunking
-    void swap_fid(Node& n, uint32_t fid, uint32_t* spare);
+    void unpin(uint32_t fid);
+    // fid belongs to no node any more: clunk it now (into `now`) or at
+    // its last unpin. mu_ held.
+    void retire(uint32_t fid, std::vector<uint32_t>& now);
+    void clunk_all(const std::vector<uint32_t>& fids);
+    bool same_file(const Node& n, const p9::Qid& qid, uint64_t gen) const;
+
+    Clunk clunk_;
     mutable std::mutex mu_;  // guards everything below
     std::unordered_map<uint64_t, Node> nodes_;
     std::unordered_map<uint64_t, uint64_t> by_path_;  // qid.path -> node id
+    std::unordered_map<uint32_t, uint32_t> pins_;     // fid -> Refs alive
+    std::unordered_set<uint32_t> retired_;            // pinned fids no node has
     uint64_t next_ = 2;
 };
 

@@ -101,7 +101,9 @@ constexpr int kFlushSeconds = 10;
 class FuseMount final : public Mount {
 public:
     FuseMount(const MountOptions& o, Send send)
-        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_) {}
+        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_) {
+        client_.set_timeout(o.timeout);
+    }
     ~FuseMount() override {
         if (loop_.joinable()) {
             unmount();

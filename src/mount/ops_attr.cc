@@ -19,11 +19,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     else fuse_reply_entry(req, &e);
 }
 
-static void forget_one(Fs& fs, fuse_ino_t ino, uint64_t n) {
-    std::vector<uint32_t> fids;
-    if (fs.nodes.forget(ino, n, fids))
-        for (uint32_t fid : fids) fs.c.clunk_async(fid);
-}
+static void forget_one(Fs& fs, fuse_ino_t ino, uint64_t n) { fs.nodes.forget(ino, n); }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
     forget_one(fs_of(req), ino, nlookup);
@@ -46,17 +42,19 @@ static void reply_attr_of(fuse_req_t req, uint32_t fid) {
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    uint32_t fid;
-    if (fi) fid = fh_fid(fi->fh);
-    else if (int e = node_fid(fs_of(req), ino, fid)) return (void)fuse_reply_err(req, e);
+    if (fi) return reply_attr_of(req, fh_fid(fi->fh));
+    NodeFid fid;
+    if (int e = node_fid(fs_of(req), ino, fid)) return (void)fuse_reply_err(req, e);
     reply_attr_of(req, fid);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
+    NodeFid nfid;
     uint32_t fid;
     if (fi) fid = fh_fid(fi->fh);
-    else if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
+    else if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
+    else fid = nfid;
     Tsetattr t{};
     t.fid = fid;
     if (to_set & FUSE_SET_ATTR_MODE) { t.valid |= SETATTR_MODE; t.mode = st->st_mode; }
@@ -96,7 +94,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fus
 
 void op_statfs(fuse_req_t req, fuse_ino_t ino) {
     Fs& fs = fs_of(req);
-    uint32_t fid;
+    NodeFid fid;
     if (node_fid(fs, ino, fid)) node_fid(fs, InodeTable::ROOT, fid);
     Rstatfs r;
     if (int e = fs.c.call(Tstatfs{fid}, r, req)) return (void)fuse_reply_err(req, e);

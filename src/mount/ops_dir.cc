@@ -21,7 +21,7 @@ using namespace duct::p9;
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    uint32_t nfid;
+    NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open_clone(fs, req, nfid, O_RDONLY, fi->fh)) return (void)fuse_reply_err(req, e);
     if (fuse_reply_open(req, fi) == -ENOENT) {
@@ -63,7 +63,7 @@ void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* f
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
     Fs& fs = fs_of(req);
-    uint32_t dfid;
+    NodeFid dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rmkdir r;
     if (int e = fs.c.call(Tmkdir{dfid, name, create_mode(fs, req, parent, mode), create_gid(fs, req)}, r, req))
@@ -76,7 +76,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
 
 static void unlinkat(fuse_req_t req, fuse_ino_t parent, const char* name, uint32_t flags) {
     Fs& fs = fs_of(req);
-    uint32_t dfid;
+    NodeFid dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (!fs.no_unlinkat.load()) {
         Runlinkat r;
@@ -115,9 +115,8 @@ static void refresh_node(Fs& fs, fuse_req_t req, uint32_t dirfid, const char* na
     uint32_t fid;
     Rgetattr a;
     if (walk(fs, dirfid, name, fid, req) == 0) {
-        uint32_t spare = fid;
-        if (getattr(fs, fid, a, req) == 0) fs.nodes.refresh(fid, a.qid, a.gen, &spare);
-        if (spare != NOFID) fs.c.clunk_async(spare);
+        if (getattr(fs, fid, a, req) == 0) fs.nodes.refresh(fid, a.qid, a.gen);
+        else fs.c.clunk_async(fid);
     }
 }
 
@@ -128,7 +127,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
     // cannot be honoured (the kernel gives the caller EINVAL, as for a
     // file system without renameat2).
     if (flags && !fs.c.duct_ext()) return (void)fuse_reply_err(req, EINVAL);
-    uint32_t ofid, nfid;
+    NodeFid ofid, nfid;
     if (int e = node_fid(fs, parent, ofid)) return (void)fuse_reply_err(req, e);
     if (int e = node_fid(fs, newparent, nfid)) return (void)fuse_reply_err(req, e);
     int e = EOPNOTSUPP;

@@ -22,6 +22,7 @@
 
 #include "mount/ext_ops.h"
 #include "mount/fs.h"
+#include "proto/oflags.h"
 
 namespace duct::mnt {
 
@@ -43,10 +44,11 @@ uint32_t write_chunk(Fs& fs, fuse_file_info* fi) {
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    uint32_t nfid;
+    NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
-    if (int e = open_clone(fs, req, nfid, uint32_t(fi->flags), fi->fh))
+    if (int e = open_clone(fs, req, nfid, fi->flags, fi->fh))
         return (void)fuse_reply_err(req, e);
+    direct_io_of(fi);
     append_whole(fi);
     if (fuse_reply_open(req, fi) == -ENOENT) {  // the caller went away
         fs.untrack(fh_fid(fi->fh));
@@ -57,11 +59,13 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    uint32_t dfid, fid;
+    NodeFid dfid;
+    uint32_t fid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk(fs, dfid, nullptr, fid, req)) return (void)fuse_reply_err(req, e);
-    Tlcreate t{fid, name, uint32_t(fi->flags) & ~uint32_t(O_NOCTTY), create_mode(fs, req, parent, mode),
-               create_gid(fs, req)};
+    // Tlcreate creates: O_CREAT goes (wire_oflags keeps it out of Tlopen).
+    uint32_t lflags = wire_oflags(fi->flags) | p9::DOTL_CREATE | (fi->flags & O_EXCL ? p9::DOTL_EXCL : 0);
+    Tlcreate t{fid, name, lflags, create_mode(fs, req, parent, mode), create_gid(fs, req)};
     Rlcreate r;
     if (int e = fs.c.call(t, r, req)) {
         fs.c.clunk_async(fid);
@@ -70,6 +74,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     // lcreate turned fid into the open file; the node needs a fid of its own.
     fs.track(fid);
     fi->fh = make_fh(fid, r.iounit);
+    direct_io_of(fi);
     set_owner(fs, req, parent, name);
     // The node's own fid (a walk to the name) and the attributes (from the
     // open fid, which is the same file) in one round trip.

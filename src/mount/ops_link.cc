@@ -20,7 +20,7 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent, const char* name)
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
     Fs& fs = fs_of(req);
-    uint32_t fid;
+    NodeFid fid;
     if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
     Rreadlink r;
     if (int e = fs.c.call(Treadlink{fid}, r, req)) return (void)fuse_reply_err(req, e);
@@ -29,7 +29,7 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino) {
 
 void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
     Fs& fs = fs_of(req);
-    uint32_t dfid;
+    NodeFid dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rsymlink r;
     if (int e = fs.c.call(Tsymlink{dfid, name, target, create_gid(fs, req)}, r, req))
@@ -40,7 +40,7 @@ void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const cha
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
     Fs& fs = fs_of(req);
-    uint32_t fid, dfid;
+    NodeFid fid, dfid;
     if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
     if (int e = node_fid(fs, newparent, dfid)) return (void)fuse_reply_err(req, e);
     Rlink r;
@@ -50,7 +50,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
     Fs& fs = fs_of(req);
-    uint32_t dfid;
+    NodeFid dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     Rmknod r;
     Tmknod t{dfid, name, create_mode(fs, req, parent, mode), major(rdev), minor(rdev), create_gid(fs, req)};

@@ -66,9 +66,14 @@ static void op_init(void* userdata, fuse_conn_info* conn) {
     if (!fs.c.duct_ext()) conn->want &= ~unsigned(FUSE_CAP_FLOCK_LOCKS);
 }
 
+// fuse_session_destroy calls it (or the kernel's FUSE_DESTROY), while
+// replies can still be sent: lock waiters get EIO now, not a dead session.
+static void op_destroy(void* userdata) { static_cast<Fs*>(userdata)->locks.stop(); }
+
 static fuse_lowlevel_ops make_ops() {
     fuse_lowlevel_ops o = {};
     o.init = op_init;
+    o.destroy = op_destroy;
     o.lookup = op_lookup;
     o.forget = op_forget;
     o.forget_multi = op_forget_multi;

@@ -2,8 +2,9 @@
 // xattrs (Linux fs/9p/xattr.c does the same): get/list = Txattrwalk to a
 // new fid, then Tread its value; set = clone + Txattrcreate + Twrite, and the
 // Tclunk commits (its error is the result); remove = Txattrcreate of size 0
-// with XATTR_REPLACE. Locks: Tgetlock / Tlock; a blocking F_SETLKW retries
-// LOCK_BLOCKED every 50 ms until granted or the caller is interrupted. The
+// with XATTR_REPLACE. Locks: Tgetlock / Tlock; a blocking F_SETLKW that
+// finds the lock taken (LOCK_BLOCKED) is handed to the mount's lock waiter
+// (lock_wait.h), which retries it without holding a FUSE worker. The
 // lock owner is FUSE's lock_owner (one per process's file table), folded into
 // proc_id: the kernel's pid field is 0 in unlocks, so it cannot name the
 // owner; the export keys locks by (client_id, proc_id). POSIX drops a
@@ -13,16 +14,13 @@
 // LOCK_FLAGS_FLOCK on the open fid (the exporting side takes a real flock(2)
 // on that fid's own open file, so processes there see it); with any other
 // peer op_init turns FUSE's flock off and the kernel keeps flock locally.
-// Runs on FUSE workers; each op blocks in rpc (and setlk/flock in their
-// retry sleep).
+// Runs on FUSE workers; each op blocks in rpc, never in a lock wait.
 #include <sys/file.h>
 #include <sys/xattr.h>
 
 #include <cerrno>
 #include <cstring>
 #include <atomic>
-#include <chrono>
-#include <thread>
 
 #include "mount/ext_ops.h"
 #include "mount/fs.h"
@@ -60,7 +58,7 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char* name, size_t
     bool cap = std::strcmp(name, kCapability) == 0;
     bool none;
     if (cap && fs.no_capability.get(ino, none)) return (void)fuse_reply_err(req, ENODATA);
-    uint32_t fid;
+    NodeFid fid;
     if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
     uint32_t xfid = fs.c.alloc_fid();
     Rxattrwalk w;
@@ -99,7 +97,8 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 static int set_xattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                      size_t size, int flags) {
     Fs& fs = fs_of(req);
-    uint32_t nfid, fid;
+    NodeFid nfid;
+    uint32_t fid;
     if (int e = node_fid(fs, ino, nfid)) return e;
     if (int e = walk(fs, nfid, nullptr, fid, req)) return e;
     Rxattrcreate rc;
@@ -170,21 +169,18 @@ void op_getlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk) 
     fuse_reply_lock(req, &out);
 }
 
-// Sends t until the lock is granted or refused. The server never blocks a
-// worker (LOCK_BLOCKED instead), so a blocking lock is polled every 50 ms
-// here, where only this FUSE worker waits, until granted or interrupted.
-static int lock_until_done(Fs& fs, fuse_req_t req, const Tlock& t, bool sleep) {
-    for (;;) {
-        Rlock r;
-        if (int e = fs.c.call(t, r, req)) return e;
-        if (r.status == LOCK_SUCCESS) return 0;
-        if (r.status == LOCK_ERROR) return ENOLCK;
-        // BLOCKED (or GRACE): a non-blocking lock fails, a blocking one waits.
-        if (!sleep) return EAGAIN;  // == EWOULDBLOCK, what flock(2) says
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (fuse_req_interrupted(req)) return EINTR;
-        if (fs.c.is_lost()) return EIO;
-    }
+// Sends t once and answers req, or, for a blocking lock that is taken,
+// hands req to the lock waiter. The server never blocks a worker
+// (LOCK_BLOCKED instead), so a blocking lock is polled; lock_wait.h says
+// why not here.
+static void lock_or_wait(Fs& fs, fuse_req_t req, const Tlock& t, bool sleep) {
+    Rlock r;
+    if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
+    if (r.status == LOCK_SUCCESS) return (void)fuse_reply_err(req, 0);
+    if (r.status == LOCK_ERROR) return (void)fuse_reply_err(req, ENOLCK);
+    // BLOCKED (or GRACE): a non-blocking lock fails, a blocking one waits.
+    if (!sleep) return (void)fuse_reply_err(req, EAGAIN);  // == EWOULDBLOCK, what flock(2) says
+    fs.locks.wait(req, t);
 }
 
 void op_setlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk, int sleep) {
@@ -192,7 +188,7 @@ void op_setlk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lk, 
     Tlock t{fh_fid(fi->fh), uint8_t(lk->l_type), sleep ? LOCK_FLAGS_BLOCK : 0u,
             uint64_t(lk->l_start), uint64_t(lk->l_len), owner_id(fi->lock_owner), kClientId};
     if (lk->l_type != F_UNLCK) g_locks_used.store(true, std::memory_order_relaxed);
-    fuse_reply_err(req, lock_until_done(fs, req, t, sleep));
+    lock_or_wait(fs, req, t, sleep);
 }
 
 // libfuse turns the kernel's FUSE_SETLK(W) with FUSE_LK_FLOCK into op =
@@ -213,7 +209,7 @@ void op_flock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
     }
     bool sleep = !(op & LOCK_NB);
     Tlock t{fh_fid(fi->fh), type, LOCK_FLAGS_FLOCK | (sleep ? LOCK_FLAGS_BLOCK : 0u), 0, 0, 0, kClientId};
-    fuse_reply_err(req, lock_until_done(fs, req, t, sleep));
+    lock_or_wait(fs, req, t, sleep);
 }
 
 }  // namespace duct::mnt

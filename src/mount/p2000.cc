@@ -159,7 +159,8 @@ int walk_qid(Fs& fs, u32 dfid, const char* name, u32& newfid, Qid& qid, fuse_req
 }
 
 int lookup9(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_entry_param& e) {
-    u32 dfid, fid;
+    NodeFid dfid;
+    u32 fid;
     Qid q;
     if (int err = node_fid(fs, parent, dfid)) return err;
     if (int err = walk_qid(fs, dfid, name, fid, q, req)) return err;
@@ -168,10 +169,8 @@ int lookup9(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_en
         fs.c.clunk_async(fid);
         return err;
     }
-    u32 spare;
     e = {};
-    e.ino = fs.nodes.add(fid, d.qid, 0, &spare);
-    if (spare != NOFID) fs.c.clunk_async(spare);
+    e.ino = fs.nodes.add(fid, d.qid, 0);
     stat_from(fs, d, e.attr);
     e.attr_timeout = fs.timeout;
     e.entry_timeout = fs.timeout;
@@ -291,17 +290,19 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    u32 fid;
-    if (fi) fid = fh_fid(fi->fh);
-    else if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
+    if (fi) return reply_attr(req, fs, fh_fid(fi->fh));
+    NodeFid fid;
+    if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
     reply_attr(req, fs, fid);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
+    NodeFid nfid;
     u32 fid;
     if (fi) fid = fh_fid(fi->fh);
-    else if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
+    else if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
+    else fid = nfid;
     Stat w = stat_keep();
     bool any = false;
     if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -350,15 +351,17 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    u32 nfid;
+    NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open9(fs, req, nfid, omode_of(fi->flags), fi->fh)) return (void)fuse_reply_err(req, e);
+    direct_io_of(fi);
     if (fuse_reply_open(req, fi) == -ENOENT) release_open(fs, fh_fid(fi->fh));  // the caller went away
 }
 
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    u32 dfid, fid;
+    NodeFid dfid;
+    u32 fid;
     Qid q;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk_qid(fs, dfid, nullptr, fid, q, req)) return (void)fuse_reply_err(req, e);
@@ -370,14 +373,14 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
         // does (another client made the name since the kernel's lookup).
         fs.c.clunk_async(fid);
         if ((e = lookup9(fs, req, parent, name, ent))) return (void)fuse_reply_err(req, e);
-        u32 nfid;
-        if (fs.nodes.fid_of(ent.ino, nfid) && (e = open9(fs, req, nfid, omode_of(fi->flags), fi->fh)) == 0) {
+        NodeFid nfid;
+        if (fs.nodes.pin(ent.ino, nfid) && (e = open9(fs, req, nfid, omode_of(fi->flags), fi->fh)) == 0) {
+            direct_io_of(fi);
             if (fuse_reply_create(req, &ent, fi) == -ENOENT) release_open(fs, fh_fid(fi->fh));
             return;
         }
-        std::vector<u32> gone;
-        if (fs.nodes.forget(ent.ino, 1, gone))
-            for (u32 f : gone) fs.c.clunk_async(f);
+        nfid.reset();
+        fs.nodes.forget(ent.ino, 1);
         return (void)fuse_reply_err(req, e ? e : ESTALE);
     }
     if (e) {
@@ -391,6 +394,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
         release_open(fs, fid);
         return (void)fuse_reply_err(req, e);
     }
+    direct_io_of(fi);
     if (fuse_reply_create(req, &ent, fi) == -ENOENT) release_open(fs, fid);
 }
 
@@ -425,7 +429,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    u32 nfid;
+    NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open9(fs, req, nfid, OREAD, fi->fh)) return (void)fuse_reply_err(req, e);
     listing(fs, fh_fid(fi->fh), true);
@@ -471,7 +475,8 @@ void op_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
     Fs& fs = fs_of(req);
-    u32 dfid, fid;
+    NodeFid dfid;
+    u32 fid;
     Qid q;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk_qid(fs, dfid, nullptr, fid, q, req)) return (void)fuse_reply_err(req, e);
@@ -489,14 +494,14 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Fs& fs = fs_of(req);
-    u32 dfid;
+    NodeFid dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     fuse_reply_err(req, remove_child(fs, req, dfid, name, true));
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Fs& fs = fs_of(req);
-    u32 dfid;
+    NodeFid dfid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     fuse_reply_err(req, remove_child(fs, req, dfid, name, false));
 }
@@ -513,7 +518,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
     if (parent != newparent) return (void)fuse_reply_err(req, EXDEV);
     if (std::string(name) == newname) return (void)fuse_reply_err(req, 0);
     Fs& fs = fs_of(req);
-    u32 dfid, fid;
+    NodeFid dfid;
+    u32 fid;
     Qid q;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk_qid(fs, dfid, name, fid, q, req)) return (void)fuse_reply_err(req, e);
@@ -553,7 +559,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
 // Anything else is not a link (EINVAL, as readlink(2) says).
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
     Fs& fs = fs_of(req);
-    u32 nfid;
+    NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     Stat d;
     if (int e = fstat9(fs, nfid, d, req)) return (void)fuse_reply_err(req, e);
@@ -580,7 +586,8 @@ void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_e
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
     if (!S_ISREG(mode)) return (void)fuse_reply_err(req, EPERM);
     Fs& fs = fs_of(req);
-    u32 dfid, fid;
+    NodeFid dfid;
+    u32 fid;
     Qid q;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
     if (int e = walk_qid(fs, dfid, nullptr, fid, q, req)) return (void)fuse_reply_err(req, e);
