@@ -108,8 +108,10 @@ std::shared_ptr<Fid> fid_at(Session& s, int dir, const std::string& name, const 
 
 int oflags_from_l(uint32_t l) {
     // The fid names the file already (NOFOLLOW on its /proc/self/fd path
-    // would be ELOOP); O_ASYNC means nothing to open(2).
-    return p9::oflags_from_l(l) & ~(O_NOFOLLOW | O_ASYNC);
+    // would be ELOOP); O_ASYNC means nothing to open(2). O_DIRECT (a v9fs
+    // peer opening with it) is the peer's own page cache: our buffers are
+    // not aligned for it here, so reads and writes would fail EINVAL.
+    return p9::oflags_from_l(l) & ~(O_NOFOLLOW | O_ASYNC | O_DIRECT);
 }
 
 void fix_mode(int dir, const char* name, mode_t mode) {

@@ -30,6 +30,7 @@
 #include "export/fid.h"
 #include "export/server.h"
 #include "proto/codec.h"
+#include "proto/oflags.h"
 
 namespace fs = std::filesystem;
 using namespace duct;
@@ -508,4 +509,25 @@ TEST_F(ConfineTest, AWalkNeverEntersOurOwnMount) {
     EXPECT_EQ(std::get<Rread>(r.msg).data.bytes, "hello, world\n");
 }
 
+}  // namespace
+
+namespace {
+// A v9fs peer opening with O_DIRECT (9P2000.L's value) and writing from its
+// own, unaligned buffers: the export's buffers are not aligned either, so it
+// opens without O_DIRECT (the flag is about the peer's page cache) and the
+// write lands instead of failing EINVAL.
+TEST_F(ConfineTest, ODirectFromThePeerIsNotPassedToTheExportsOpen) {
+    spit(root / "d", std::string(8192, 'x'));
+    Peer p(root);
+    p.version_attach();
+    ASSERT_EQ(p.walk(0, 1, {"d"}), 0);
+    ASSERT_EQ(p.lopen(1, uint32_t(O_RDWR) | uint32_t(DOTL_DIRECT)), 0);
+    auto w = p.rpc(Twrite{1, 1, Data{std::string(1000, 'y')}});
+    ASSERT_TRUE(holds<Rwrite>(w)) << Peer::lerr(w);
+    EXPECT_EQ(std::get<Rwrite>(w.msg).count, 1000u);
+    auto r = p.rpc(Tread{1, 3, 10});
+    ASSERT_TRUE(holds<Rread>(r)) << Peer::lerr(r);
+    EXPECT_EQ(std::get<Rread>(r.msg).data.bytes, std::string(10, 'y'));
+    EXPECT_EQ(slurp(root / "d").substr(0, 1002), "x" + std::string(1000, 'y') + "x");
+}
 }  // namespace
