@@ -30,6 +30,7 @@
 #include "export/fid.h"
 #include "export/server.h"
 #include "proto/codec.h"
+#include "raw_peer.h"
 #include "proto/oflags.h"
 
 namespace fs = std::filesystem;
@@ -38,102 +39,28 @@ using namespace duct::p9;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void spit(const fs::path& p, const std::string& s) {
-    std::ofstream out(p, std::ios::binary);
-    out << s;
-}
+using test::slurp;
+using test::spit;
 
-// A raw 9P client of one Server: frames in, decoded replies out.
-class Peer {
+// A raw 9P client of one Server (raw_peer.h), optionally told our own
+// mount's device (item 14).
+class Peer : public test::RawPeer {
 public:
-    explicit Peer(const std::string& root, std::shared_ptr<std::atomic<uint64_t>> own = nullptr) {
-        exp::ServerOptions o;
-        o.root = root;
-        o.max_msize = 65536 + 4096;
-        o.threads = 4;
-        o.own_mount_dev = std::move(own);
-        std::string err;
-        srv = exp::Server::create(o, [this](std::string f) { on_reply(std::move(f)); }, err);
-        EXPECT_TRUE(srv) << err;
-    }
-    ~Peer() {
-        if (before_stop) before_stop();
-        if (srv) srv->stop();
-    }
-    void send(uint16_t tag, Message m) {
-        Fcall f;
-        f.tag = tag;
-        f.msg = std::move(m);
-        srv->handle(encode(f, d));
-    }
-    // The reply with this tag; an empty Fcall (and a failure) after `secs`.
-    Fcall wait(uint16_t tag, int secs = 5) {
-        std::unique_lock<std::mutex> g(mu);
-        bool ok = cv.wait_for(g, std::chrono::seconds(secs), [&] { return !replies[tag].empty(); });
-        Fcall out;
-        EXPECT_TRUE(ok) << "no reply for tag " << tag;
-        if (!ok) return out;
-        std::string fr = replies[tag].front();
-        replies[tag].erase(replies[tag].begin());
-        EXPECT_EQ(decode(fr, d, 0, out), "");
-        return out;
-    }
-    Fcall rpc(Message m) {
-        uint16_t tag = next_tag++;
-        send(tag, std::move(m));
-        return wait(tag);
-    }
-    static int lerr(const Fcall& f) {
-        if (auto* e = std::get_if<Rlerror>(&f.msg)) return int(e->ecode);
-        return 0;
-    }
-    void version_attach(const std::string& version = "9P2000.L") {
-        auto r = rpc(Tversion{65536, version});
-        ASSERT_TRUE(holds<Rversion>(r));
-        ASSERT_EQ(std::get<Rversion>(r.msg).version, version);
-        if (version == "9P2000") d = Dialect::P2000;
-        Tattach a;
-        a.fid = 0;
-        a.afid = NOFID;
-        a.uname = "root";
-        a.n_uname.value = 0;
-        auto ra = rpc(a);
-        ASSERT_TRUE(holds<Rattach>(ra)) << lerr(ra);
-    }
-    int walk(uint32_t fid, uint32_t newfid, WNames names, WQids* q = nullptr) {
-        auto r = rpc(Twalk{fid, newfid, names});
-        if (auto* w = std::get_if<Rwalk>(&r.msg)) {
-            if (q) *q = w->wqid;
-            return w->wqid.size() == names.size() ? 0 : -int(w->wqid.size()) - 1;
-        }
-        return lerr(r);
-    }
-    int lopen(uint32_t fid, uint32_t flags) { return lerr(rpc(Tlopen{fid, flags})); }
-    int clunk(uint32_t fid) { return lerr(rpc(Tclunk{fid})); }
+    explicit Peer(const std::string& root, std::shared_ptr<std::atomic<uint64_t>> own = nullptr)
+        : RawPeer(options(root, std::move(own))) {}
+    void version_attach(const std::string& version = "9P2000.L") { RawPeer::version_attach(0, version); }
     int lock(uint32_t fid, uint32_t proc, const std::string& client) {
         auto r = rpc(Tlock{fid, LOCK_TYPE_WRLCK, 0, 0, 0, proc, client});
         if (!holds<Rlock>(r)) return -lerr(r);
         return std::get<Rlock>(r.msg).status;
     }
 
-    std::unique_ptr<exp::Server> srv;
-    Dialect d = Dialect::L;
-    uint16_t next_tag = 1;
-    std::function<void()> before_stop;  // runs before the workers are joined
-
 private:
-    void on_reply(std::string f) {
-        std::lock_guard<std::mutex> g(mu);
-        replies[frame_tag(f)].push_back(std::move(f));
-        cv.notify_all();
+    static exp::ServerOptions options(const std::string& root, std::shared_ptr<std::atomic<uint64_t>> own) {
+        auto o = test::server_options(root);
+        o.own_mount_dev = std::move(own);
+        return o;
     }
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<uint16_t, std::vector<std::string>> replies;
 };
 
 // Holds FIFOs open for reading and writing (which never blocks) from just

@@ -28,6 +28,7 @@
 
 #include "export/server.h"
 #include "proto/codec.h"
+#include "raw_peer.h"
 
 using namespace duct;
 using namespace duct::p9;
@@ -143,40 +144,16 @@ private:
     std::vector<std::pair<fuse_req_t, size_t>> held_;
 };
 
-// A peer client driving the server with raw frames, collecting replies.
-class Peer {
+// A peer client driving the server with raw frames (raw_peer.h), whose
+// waits may end without a reply (a flushed request's never comes).
+class Peer : public test::RawPeer {
 public:
-    Peer(const std::string& root, int threads) {
-        exp::ServerOptions o;
-        o.root = root;
-        o.max_msize = 65536 + 4096;
-        o.threads = threads;
-        std::string err;
-        srv = exp::Server::create(o, [this](std::string f) { on_reply(std::move(f)); }, err);
-        EXPECT_TRUE(srv) << err;
-    }
-    ~Peer() {
-        if (srv) srv->stop();
-    }
-    void send(uint16_t tag, Message m) {
-        Fcall f;
-        f.tag = tag;
-        f.msg = std::move(m);
-        srv->handle(encode(f, Dialect::L));
-    }
+    Peer(const std::string& root, int threads) : RawPeer(test::server_options(root, 65536 + 4096, threads)) {}
     // The next reply with this tag, or nullopt after `limit`.
     std::optional<Fcall> wait(uint16_t tag, std::chrono::milliseconds limit = 5s) {
-        std::unique_lock<std::mutex> g(mu);
-        if (!cv.wait_for(g, limit, [&] { return !replies[tag].empty(); })) return std::nullopt;
         Fcall out;
-        std::string fr = replies[tag].front();
-        replies[tag].erase(replies[tag].begin());
-        EXPECT_EQ(decode(fr, Dialect::L, 0, out), "");
+        if (!next(tag, out, limit)) return std::nullopt;
         return out;
-    }
-    size_t count(uint16_t tag) {
-        std::lock_guard<std::mutex> g(mu);
-        return replies[tag].size();
     }
     int lerr(const std::optional<Fcall>& f) {
         if (!f) return -1;
@@ -199,17 +176,6 @@ public:
         send(1, Tlopen{fid, O_RDONLY});
         ASSERT_EQ(lerr(wait(1)), 0);
     }
-    std::unique_ptr<exp::Server> srv;
-
-private:
-    void on_reply(std::string f) {
-        std::lock_guard<std::mutex> g(mu);
-        replies[frame_tag(f)].push_back(std::move(f));
-        cv.notify_all();
-    }
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<uint16_t, std::vector<std::string>> replies;
 };
 
 class ExportFlush : public ::testing::Test {

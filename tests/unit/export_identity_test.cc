@@ -21,6 +21,7 @@
 #include "export/ident.h"
 #include "export/server.h"
 #include "proto/codec.h"
+#include "raw_peer.h"
 
 namespace fs = std::filesystem;
 using namespace duct;
@@ -77,10 +78,7 @@ TEST(QidMapTest, DevicesPastTheLastPrefixStillGetUniquePaths) {
 
 // ------------------------------------------------------------- a Server
 
-void spit(const fs::path& p, const std::string& s) {
-    std::ofstream out(p, std::ios::binary);
-    out << s;
-}
+using test::spit;
 
 size_t open_fds() {
     size_t n = 0;
@@ -88,34 +86,11 @@ size_t open_fds() {
     return n;
 }
 
-class Peer {
+// A raw 9P client of one Server (raw_peer.h): with or without file handles.
+class Peer : public test::RawPeer {
 public:
-    explicit Peer(const std::string& root, bool handles = true) {
-        exp::ServerOptions o;
-        o.root = root;
-        o.threads = 2;
-        o.file_handles = handles;
-        std::string err;
-        srv = exp::Server::create(o, [this](std::string f) { on_reply(std::move(f)); }, err);
-        EXPECT_TRUE(srv) << err;
-    }
-    ~Peer() {
-        if (srv) srv->stop();
-    }
-    Fcall rpc(Message m) {
-        Fcall f;
-        f.tag = next_tag++;
-        f.msg = std::move(m);
-        srv->handle(encode(f, d));
-        std::unique_lock<std::mutex> g(mu);
-        bool ok = cv.wait_for(g, std::chrono::seconds(5), [&] { return replies.count(f.tag) > 0; });
-        Fcall out;
-        EXPECT_TRUE(ok) << "no reply";
-        if (!ok) return out;
-        EXPECT_EQ(decode(replies[f.tag], d, 0, out), "");
-        replies.erase(f.tag);
-        return out;
-    }
+    explicit Peer(const std::string& root, bool handles = true) : RawPeer(options(root, handles)) {}
+    // As RawPeer's, but an Rerror is -1 (these cases check .L errnos).
     static int lerr(const Fcall& f) {
         if (auto* e = std::get_if<Rlerror>(&f.msg)) return int(e->ecode);
         if (std::holds_alternative<Rerror>(f.msg)) return -1;
@@ -161,19 +136,12 @@ public:
         return out;
     }
 
-    std::unique_ptr<exp::Server> srv;
-    Dialect d = Dialect::L;
-
 private:
-    void on_reply(std::string f) {
-        std::lock_guard<std::mutex> g(mu);
-        replies[frame_tag(f)] = std::move(f);
-        cv.notify_all();
+    static exp::ServerOptions options(const std::string& root, bool handles) {
+        auto o = test::server_options(root, 1u << 20 | 4096, 2);
+        o.file_handles = handles;
+        return o;
     }
-    uint16_t next_tag = 1;
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<uint16_t, std::string> replies;
 };
 
 class IdentityTest : public ::testing::Test {

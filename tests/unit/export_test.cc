@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "export/server.h"
+#include "raw_peer.h"
 #include "proto/codec.h"
 #include "proto/errors.h"
 
@@ -32,125 +33,21 @@ using namespace duct::p9;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void spit(const fs::path& p, const std::string& s) {
-    std::ofstream out(p, std::ios::binary);
-    out << s;
-}
+using test::slurp;
+using test::spit;
 
-// A peer client: sends frames into the server and collects the replies.
-class Peer {
+// A peer client: sends frames into the server and collects the replies
+// (raw_peer.h), with the reads these cases need.
+class Peer : public test::RawPeer {
 public:
-    explicit Peer(const std::string& root, uint32_t max_msize = 65536 + 4096) {
-        exp::ServerOptions o;
-        o.root = root;
-        o.max_msize = max_msize;
-        o.threads = 4;
-        std::string err;
-        srv = exp::Server::create(o, [this](std::string f) { on_reply(std::move(f)); }, err);
-        EXPECT_TRUE(srv) << err;
-    }
-    ~Peer() {
-        if (srv) srv->stop();
-    }
-
-    void send_raw(std::string frame) { srv->handle(std::move(frame)); }
-    void send(uint16_t tag, Message m) {
-        Fcall f;
-        f.tag = tag;
-        f.msg = std::move(m);
-        send_raw(encode(f, d));
-    }
-    // Waits for the reply with this tag (5 s at most).
-    Fcall wait(uint16_t tag) {
-        std::unique_lock<std::mutex> g(mu);
-        bool ok = cv.wait_for(g, std::chrono::seconds(5), [&] { return !replies[tag].empty(); });
-        Fcall out;
-        EXPECT_TRUE(ok) << "no reply for tag " << tag;
-        if (!ok) return out;
-        std::string fr = replies[tag].front();
-        replies[tag].erase(replies[tag].begin());
-        std::string err = decode(fr, d, 0, out);
-        EXPECT_EQ(err, "");
-        return out;
-    }
-    Fcall rpc(Message m) {
-        uint16_t tag = next_tag++;
-        send(tag, std::move(m));
-        return wait(tag);
-    }
-    // The errno of an Rlerror reply, 0 for any other reply.
-    static int lerr(const Fcall& f) {
-        if (auto* e = std::get_if<Rlerror>(&f.msg)) return int(e->ecode);
-        return 0;
-    }
-    static std::string ename(const Fcall& f) {
-        if (auto* e = std::get_if<Rerror>(&f.msg)) return e->ename;
-        return "";
-    }
-    bool no_reply(uint16_t tag, int ms = 100) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-        std::lock_guard<std::mutex> g(mu);
-        return replies[tag].empty();
-    }
-    void forget_replies() {
-        std::lock_guard<std::mutex> g(mu);
-        replies.clear();
-        arrival.clear();
-    }
-    std::vector<uint16_t> order() {
-        std::lock_guard<std::mutex> g(mu);
-        return arrival;
-    }
-
-    // Conveniences for 9P2000.L sessions (or, with kDuct, the duct extension).
+    explicit Peer(const std::string& root, uint32_t max_msize = 65536 + 4096)
+        : RawPeer(test::server_options(root, max_msize)) {}
     static constexpr const char* kDuct = "9P2000.L.duct.1";
-    void version_attach(uint32_t uid = 0, const std::string& version = "9P2000.L") {
-        auto r = rpc(Tversion{65536, version});
-        ASSERT_TRUE(holds<Rversion>(r));
-        ASSERT_EQ(std::get<Rversion>(r.msg).version, version);
-        Tattach a;
-        a.fid = 0;
-        a.afid = NOFID;
-        a.uname = "root";
-        a.n_uname.value = uid;
-        ASSERT_EQ(lerr(rpc(a)), 0);
-    }
-    int walk(uint32_t fid, uint32_t newfid, WNames names, WQids* q = nullptr) {
-        auto r = rpc(Twalk{fid, newfid, names});
-        if (auto* w = std::get_if<Rwalk>(&r.msg)) {
-            if (q) *q = w->wqid;
-            return w->wqid.size() == names.size() ? 0 : -int(w->wqid.size()) - 1;
-        }
-        return lerr(r);
-    }
-    int lopen(uint32_t fid, uint32_t flags) { return lerr(rpc(Tlopen{fid, flags})); }
-    int clunk(uint32_t fid) { return lerr(rpc(Tclunk{fid})); }
     std::string read(uint32_t fid, uint64_t off, uint32_t count) {
         auto r = rpc(Tread{fid, off, count});
         EXPECT_TRUE(holds<Rread>(r)) << lerr(r) << ename(r);
         return holds<Rread>(r) ? std::get<Rread>(r.msg).data.bytes : "";
     }
-
-    std::unique_ptr<exp::Server> srv;
-    Dialect d = Dialect::L;
-    uint16_t next_tag = 1;
-
-private:
-    void on_reply(std::string f) {
-        std::lock_guard<std::mutex> g(mu);
-        uint16_t tag = frame_tag(f);
-        replies[tag].push_back(std::move(f));
-        arrival.push_back(tag);
-        cv.notify_all();
-    }
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<uint16_t, std::vector<std::string>> replies;
-    std::vector<uint16_t> arrival;
 };
 
 class ExportTest : public ::testing::Test {
