@@ -33,6 +33,7 @@
 #include "base/fd.h"
 #include "mount/mount.h"
 #include "proto/codec.h"
+#include "mount/mountpoint.h"
 
 using namespace duct;
 using namespace std::chrono_literals;
@@ -47,17 +48,7 @@ std::string make_tmpdir(const char* tag) {
     return p ? std::string(p) : "";
 }
 
-bool is_mounted(const std::string& path) {
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::string a, b, c, d, mp;
-        ls >> a >> b >> c >> d >> mp;
-        if (mp == path) return true;
-    }
-    return false;
-}
+bool is_mounted(const std::string& path) { return !mnt::mounts_at(path).empty(); }
 
 bool write_all(int fd, const void* p, size_t n) {
     auto* c = static_cast<const char*>(p);

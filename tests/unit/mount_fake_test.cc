@@ -32,6 +32,7 @@
 #include "mount/client.h"
 #include "mount/mount.h"
 #include "proto/codec.h"
+#include "mount/mountpoint.h"
 
 using namespace duct;
 using namespace duct::p9;
@@ -39,17 +40,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool is_mounted(const std::string& path) {
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::string a, b, c, d, mp;
-        ls >> a >> b >> c >> d >> mp;
-        if (mp == path) return true;
-    }
-    return false;
-}
+bool is_mounted(const std::string& path) { return !mnt::mounts_at(path).empty(); }
 
 // What the fake does with a Tgetattr of a file (by name).
 enum class Mode { Normal, BadErrno, Silent };

@@ -24,6 +24,7 @@
 
 #include "base/fd.h"
 #include "proto/codec.h"
+#include "mount/mountpoint.h"
 
 using namespace duct;
 using namespace duct::p9;
@@ -51,17 +52,7 @@ std::string bytes(std::initializer_list<int> v) {
     return s;
 }
 
-bool is_mounted(const std::string& path) {
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::string a, b, c, d, mp;
-        ls >> a >> b >> c >> d >> mp;
-        if (mp == path) return true;
-    }
-    return false;
-}
+bool is_mounted(const std::string& path) { return !mnt::mounts_at(path).empty(); }
 
 // The peer: one thread reads the channel; T-messages are served by a tiny
 // in-memory 9P2000 file tree (a directory holding "greeting"), R-messages
