@@ -28,7 +28,9 @@
 #   BENCH_STAT_FILES (300) files for ls -l and stat
 #   BENCH_REPO (this source tree's git repository) what git clones
 #   BENCH_SAMPLES (20) unseen-name stats, idle and under load
-#   BENCH_OUT (unset) also write the report to this file
+#   BENCH_PHASE_TIMEOUT (300) seconds before a phase is killed and reported
+#   BENCH_OUT (unset) also write the report to this file (and the raw
+#                figures to the same name with .raw for .txt)
 set -u
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC_DIR/build}" && pwd)
@@ -47,6 +49,7 @@ NFILES=${BENCH_FILES:-100}
 NSTAT=${BENCH_STAT_FILES:-300}
 REPO=${BENCH_REPO:-$SRC_DIR}
 SAMPLES=${BENCH_SAMPLES:-20}
+PHASE_TIMEOUT=${BENCH_PHASE_TIMEOUT:-300}
 SFTP=/usr/lib/openssh/sftp-server
 DIOD=$(command -v diod || echo /usr/sbin/diod)
 W=$(mktemp -d "${TMPDIR:-/tmp}/duct-bench.XXXXXX")
@@ -73,8 +76,9 @@ mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
 wait_mount() { for _ in $(seq 150); do mounted "$1" && return 0; sleep 0.1; done; return 1; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.4f", b - a}'; }
 
-# The repository: a bare copy on the local disk, cloned from in every round.
-git clone -q --bare "$REPO" "$W/repo.git" || { echo "cannot clone $REPO" >&2; exit 2; }
+# The repository: a bare, packed copy on the local disk, cloned from in every
+# round with --no-local, as from a server (one pack, then the checkout).
+git clone -q --bare --no-local "$REPO" "$W/repo.git" || { echo "cannot clone $REPO" >&2; exit 2; }
 REPO_FILES=$(git -C "$W/repo.git" ls-tree -r HEAD | wc -l)
 head -c 4096 /dev/zero | tr '\0' x > "$W/4k"
 SMALL_DATA=$(cat "$W/4k")
@@ -141,15 +145,22 @@ phase() {
     local name=$1 ops=$2 t0 r0 r1 secs; shift 2
     r0=$(reqs)
     t0=$EPOCHREALTIME
-    "$@" >/dev/null 2>"$W/phase.err" || echo "# $PEER $name failed: $(tail -2 "$W/phase.err")" >&2
+    # A hung mount must not hang the benchmark: a watchdog ends the phase.
+    "$@" >/dev/null 2>"$W/phase.err" &
+    local pid=$! rc=0
+    ( trap 'kill $s; exit' TERM; sleep "$PHASE_TIMEOUT" & s=$!; wait $s; kill $pid ) 2>/dev/null &
+    local dog=$!
+    wait $pid || rc=$?
     secs=$(since "$t0")
+    kill $dog 2>/dev/null; wait $dog 2>/dev/null
+    [ $rc -eq 0 ] || { echo "# $PEER $name failed (rc $rc): $(tail -2 "$W/phase.err")" >&2; secs=failed; }
     r1=$(reqs)
     local mpo=-
     [ -n "$MPID" ] && mpo=$(awk -v a="$r0" -v b="$r1" -v n="$ops" 'BEGIN{printf "%.2f", (b - a) / n}')
     echo "$LINK $PEER $ROUND $name $secs $mpo" >> "$W/raw"
 }
 
-p_clone()  { git clone -q "$W/repo.git" "$DIR/clone"; }
+p_clone()  { git clone -q --no-local "$W/repo.git" "$DIR/clone"; }
 p_status() { git -C "$DIR/clone" status --porcelain; }
 p_create() { mkdir "$DIR/small" && for ((i = 0; i < NFILES; i++)); do printf %s "$SMALL_DATA" > "$DIR/small/f$i" || return 1; done; }
 p_ls()     { ls -l "$DIR/many"; }

@@ -32,6 +32,7 @@ for line in open(sys.argv[1]):
 vals = defaultdict(list)   # (link, peer, phase) -> [value]
 mpo = defaultdict(list)    # (link, peer, phase) -> [messages per op]
 links = []
+failed = []  # phases that failed or were killed by the watchdog
 for line in open(sys.argv[2]):
     f = line.split()
     if len(f) != 6 or f[4] == "":
@@ -42,6 +43,7 @@ for line in open(sys.argv[2]):
     try:
         vals[(link, peer, phase)].append(float(value))
     except ValueError:
+        failed.append(f"{peer} {phase} (link {link}, round {_round})")
         continue
     if m != "-":
         mpo[(link, peer, phase)].append(float(m))
@@ -146,6 +148,9 @@ for p, sides in (("duct", ("export", "mount")), ("diod", ("mount",)), ("sshfs", 
             (met if ok else missed).append(f"RSS {who}")
         print(line)
 
+if failed:
+    print()
+    print("== failed phases (not counted): " + "; ".join(failed))
 print()
 print(f"== targets: {len(met)} met, {len(missed)} missed")
 for m in missed:
