@@ -125,7 +125,7 @@ for link in links:
         idle, busy = med(vals.get((link, p, "stat_idle"), [])), med(vals.get((link, p, "stat_busy"), []))
         if idle and busy:
             r = busy / idle
-            s = f"   {p}: stat under bulk copy / idle = {r:.1f}x"
+            s = f"   {p}: stat under bulk copy / idle = {r:.2g}x"
             if p == "duct":
                 s += "  (target <= 2x: " + ("met" if r <= 2 else "MISSED") + ")"
                 (met if r <= 2 else missed).append(f"{link_name(link, True)}: stat under load <= 2x idle")
