@@ -9,7 +9,8 @@
 # one-way delay RTT/2, a rate, a bounded queue); the bare disk and bindfs have
 # no channel and run on the pipe setting only. Peers are interleaved within
 # each round (the order rotates); each peer-round gets a fresh mount and a
-# fresh export directory, so "cold" is cold. For duct's mount the messages
+# fresh export directory, and git status starts on a fresh mount with the
+# kernel's caches dropped, so "cold" is cold. For duct's mount the messages
 # it sent per operation are read from its own counters (SIGUSR1 summary),
 # and each duct's peak RSS from /proc/PID/status (VmHWM). bench/report.py
 # prints medians, spread, ratios and the targets met or missed.
@@ -187,9 +188,22 @@ p_statlat() {
     echo "$LINK $PEER $ROUND stat_busy $(awk -v u="$med" 'BEGIN{printf "%.6f", u / 1e6}') -" >> "$W/raw"
 }
 
+record_rss() {
+    [ -n "$PA" ] && echo "$LINK $PEER $ROUND rss_export $(hwm "$PA") -" >> "$W/raw"
+    [ -n "$PB" ] && echo "$LINK $PEER $ROUND rss_mount $(hwm "$PB") -" >> "$W/raw"
+    return 0
+}
+# A fresh mount: what the peer caches in user space (sshfs keeps attributes
+# and directories for 20 s) is gone too, not only the kernel's caches.
+remount() {
+    record_rss; stop "$W/mnt"; drop
+    start "$PEER" "$W/src" "$W/mnt" "$rtt" "$rate"
+}
+
 run_phases() {
     phase clone "$REPO_FILES" p_clone
-    drop; phase status_cold "$REPO_FILES" p_status
+    remount || return 1
+    phase status_cold "$REPO_FILES" p_status
     phase status_warm "$REPO_FILES" p_status
     phase create "$NFILES" p_create
     phase ls_l "$NSTAT" p_ls
@@ -222,9 +236,8 @@ for LINK in $LINKS; do
             drop
             start "$PEER" "$src" "$W/mnt" "$rtt" "$rate" || { echo "# $PEER: not available, skipped" >&2; continue; }
             echo "# link $LINK round $ROUND: $PEER" >&2
-            run_phases
-            [ -n "$PA" ] && echo "$LINK $PEER $ROUND rss_export $(hwm "$PA") -" >> "$W/raw"
-            [ -n "$PB" ] && echo "$LINK $PEER $ROUND rss_mount $(hwm "$PB") -" >> "$W/raw"
+            run_phases || echo "# $PEER did not mount again" >&2
+            record_rss
             stop "$W/mnt"
             rm -rf "$src"
         done

@@ -12,11 +12,11 @@ from collections import defaultdict
 
 PHASES = [  # name, label, (unused flag)
     ("clone", "git clone", False),
-    ("status_cold", "git status, cold", False),
+    ("status_cold", "git status, fresh mount", False),
     ("status_warm", "git status, warm", False),
     ("create", "create+write+close small", False),
     ("ls_l", "ls -l many, cold", False),
-    ("stat", "stat many, dropped caches", False),
+    ("stat", "stat many, after ls, drop", False),
     ("write", "write big file (fsync)", False),
     ("read", "read big file, cold", False),
     ("stat_idle", "stat unseen name, idle", True),
@@ -89,7 +89,9 @@ print(f"sizes: {meta.get('sizes', '?')}")
 print(f"command: {meta.get('command', '?')}")
 print("cells: median [min-max] over the rounds, in ms; ratios are")
 print("peer time / duct time (>1: duct is faster); msgs/op: duct mount's 9P requests per")
-print("operation (per file, per MiB, per stat), from its own counters.")
+print("operation (per file, per MiB, per stat), from its own counters. Fresh mount and")
+print("ls -l: nothing seen yet; 'drop': the kernel's caches dropped (a peer's own cache")
+print("stays: sshfs keeps what ls -l read); reads are cold, writes end with fsync.")
 
 met, missed = [], []
 for link in links:
