@@ -28,14 +28,20 @@ expect_eq "echo came back" ping "$word"
 [ "$ms" -ge 100 ] && ok "100 ms round trip: echo took $ms ms (>= 100)" || bad "echo took $ms ms, under the 100 ms round trip"
 
 # 2 MiB at 16 Mbit/s is at least 1.05 s of serialisation, with the delay on
-# top; the same bytes come out, and the sender saw backpressure (bounded queue).
+# top; the same bytes come out. The queue is bounded: the sender is held
+# back until all but queue + pipes + a packet (64 + 128 + 4 KiB) have left,
+# so its writes take at least (2048 - 196) KiB at 16 Mbit/s = 0.95 s.
 head -c $((2 << 20)) /dev/urandom > "$T/r.src"
 t0=$(date +%s%N)
-timeout 30 "$RELAY" -t 20 -r 16 -q 64 "cat '$T/r.src'" "cat > '$T/r.got'"
+timeout 30 "$RELAY" -t 20 -r 16 -q 64 \
+    "s=\$(date +%s%N); cat '$T/r.src'; e=\$(date +%s%N); echo \$(( (e - s) / 1000000 )) > '$T/wrote'" \
+    "cat > '$T/r.got'"
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 [ "$ms" -ge 1048 ] && ok "2 MiB at 16 Mbit/s took $ms ms (>= 1048)" || bad "2 MiB at 16 Mbit/s took only $ms ms"
 cmp -s "$T/r.src" "$T/r.got" && ok "rate-limited bytes unchanged" || bad "rate-limited bytes differ"
+w=$(cat "$T/wrote")
+[ "$w" -ge 900 ] && ok "bounded queue: the sender was held back $w ms (>= 900)" || bad "the sender wrote 2 MiB in $w ms: the relay buffers without bound"
 
 # The first status that is not 0 is the relay's.
 rc=0; timeout 10 "$RELAY" "exit 3" "cat > /dev/null" || rc=$?
