@@ -136,7 +136,11 @@ reqs() {
         [ "$n" -gt "$n0" ] && break
         sleep 0.01
     done
-    grep 'summary:' "$W/err" | tail -1 | sed -n 's/.*; mount \([0-9]*\) requests.*/\1/p'
+    # Idle probes (a Tflush every timeout/3 when nothing else is sent) are
+    # not the operation's: subtract them.
+    grep 'summary:' "$W/err" | tail -1 |
+        awk '{ for (i = 2; i <= NF; i++) { if ($i ~ /^requests/ && $(i-2) == "mount") r = $(i-1); if ($i == "idle") p = $(i-1) } }
+             END { print r - p }'
 }
 hwm() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null; }
 
