@@ -86,7 +86,7 @@ SMALL_DATA=$(cat "$W/4k")
 
 # start PEER SRC MNT RTT RATE: mounts SRC on MNT through PEER; sets DIR (the
 # directory to work in), MPID (the duct mount's pid, for its counters) and
-# PIDS_A/B (the two ends, for their RSS). Returns 1 if the peer is missing.
+# PA/PB (the two ends, for their RSS). Returns 1 if the peer is missing.
 start() {
     local peer=$1 src=$2 mnt=$3 rtt=$4 rate=$5 a b
     DIR= MPID= PA= PB=
