@@ -5,7 +5,8 @@
 # own counters: free of timing noise), the ratios duct/sshfs and duct/bindfs
 # (>1: duct is faster) and the targets, met or missed.
 #
-#   report.py META RAW
+#   report.py META RAW     (a committed run: report.py LATEST.raw LATEST.raw,
+#                          its meta lines and figures are in one file)
 import statistics
 import sys
 from collections import defaultdict
@@ -74,6 +75,10 @@ def ratio(link, other, phase):
     return o / d
 
 
+def rx(r):  # a ratio: two decimals, three when it is below 0.1
+    return "-" if not r else (f"{r:.2f}x" if r >= 0.1 else f"{r:.3f}x")
+
+
 def link_name(link, short=False):
     rtt, rate = link.split(":")
     if float(rtt) == 0 and float(rate) == 0:
@@ -108,7 +113,7 @@ for link in links:
         m = med(mpo.get((link, "duct", ph), []))
         row += f"{(f'{m:.2f}' if m is not None else '-'):>9}"
         rs, rb = ratio(link, "sshfs", ph), ratio(link, "bindfs", ph)
-        row += f"{(f'{rs:.2f}x' if rs else '-'):>8}{(f'{rb:.2f}x' if rb else '-'):>8}"
+        row += f"{rx(rs):>8}{rx(rb):>8}"
         verdict = []
         if pipe:
             if rs is not None:
