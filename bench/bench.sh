@@ -1,172 +1,251 @@
 #!/bin/bash
-# bench.sh — duct's benchmark: the same workloads on the bare disk, a FUSE
-# passthrough (bindfs), sshfs in passive mode over a socketpair (no ssh, no
-# network: the fairest sshfs there is) and duct over a socketpair, all
-# measured in this run; prints figures and the ratios duct/peer.
+# bench.sh — duct's benchmark (a program, not a test): the work people do on
+# a remote file system (git clone and git status of a real repository,
+# ls -l and stat of many files, creating small files, a big write and read,
+# the latency of a lookup while a bulk copy fills the link), on the bare disk,
+# bindfs (a FUSE passthrough), sshfs (sftp-server <-> sshfs -o passive, no
+# ssh), duct (two ducts, `duct SRC -` <-> `duct - MNT`) and duct's mount of
+# diod. Every peer's channel crosses the same modelled link (build/duct-relay:
+# one-way delay RTT/2, a rate, a bounded queue); the bare disk and bindfs have
+# no channel and run on the pipe setting only. Peers are interleaved within
+# each round (the order rotates); each peer-round gets a fresh mount and a
+# fresh export directory, and git status starts on a fresh mount with the
+# kernel's caches dropped, so "cold" is cold. For duct's mount the messages
+# it sent per operation are read from its own counters (SIGUSR1 summary),
+# and each duct's peak RSS from /proc/PID/status (VmHWM). bench/report.py
+# prints medians, spread, ratios and the targets met or missed.
 #
-# Usage: bench/bench.sh [BUILD_DIR]     (root; needs bindfs, sshfs, socat,
-#        openssh-sftp-server; a missing peer is reported and skipped)
-# Knobs: BENCH_BIG_MB (1024) BENCH_SMALL_MB (64) BENCH_FILES (2000)
-#        BENCH_TREE (directory to tar up for the unpack/grep test, /usr/include)
-#        BENCH_ONLY (space-separated subset of: bare bindfs sshfs duct)
-#        BENCH_FSX_SECONDS (60): the randomized fsx run (tests/conformance/fsx.cc)
-#        on every peer (2 files), then on both directions of one duct at
-#        once (2 files each way); any mismatch with its model is reported.
+# Usage: bench/bench.sh [BUILD_DIR]   (root; needs /dev/fuse, git, python3;
+#        bindfs, sshfs + openssh-sftp-server, diod: a missing peer is skipped)
+# Knobs (environment):
+#   BENCH_RTT_MS (10) BENCH_RATE_MBIT (100)   the modelled link besides the pipe
+#   BENCH_LINKS ("0:0 $BENCH_RTT_MS:$BENCH_RATE_MBIT")  RTT_MS:RATE_MBIT list;
+#                0:0 is the pipe (no delay, no limit, still through the relay)
+#   BENCH_QUEUE_KB (256)  bytes that may wait for the link, per direction
+#   BENCH_ROUNDS (3)  BENCH_PEERS ("bare bindfs sshfs duct diod") on the pipe
+#   BENCH_LINK_PEERS ("sshfs duct") on the other links (diod through duct's
+#                mount is far slower there; bare and bindfs have no channel)
+#   BENCH_BIG_MB (32)  big write and read;  BENCH_FILES (100) small files created
+#   BENCH_STAT_FILES (300) files for ls -l and stat
+#   BENCH_REPO (this source tree's git repository) what git clones
+#   BENCH_SAMPLES (20) unseen-name stats, idle and under load
+#   BENCH_PHASE_TIMEOUT (300) seconds before a phase is killed and reported
+#   BENCH_OUT (unset) also write the report to this file (and the raw
+#                figures to the same name with .raw for .txt)
 set -u
-BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
+SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$SRC_DIR/build}" && pwd)
 DUCT=$BUILD/duct
-BIG=${BENCH_BIG_MB:-1024}
-SMALL=${BENCH_SMALL_MB:-64}
-NFILES=${BENCH_FILES:-2000}
-TREE=${BENCH_TREE:-/usr/include}
-ONLY=${BENCH_ONLY:-bare bindfs sshfs duct}
+RELAY=$BUILD/duct-relay
+STATLAT=$BUILD/duct-statlat
+RTT=${BENCH_RTT_MS:-10}
+RATE=${BENCH_RATE_MBIT:-100}
+LINKS=${BENCH_LINKS:-0:0 $RTT:$RATE}
+QUEUE=${BENCH_QUEUE_KB:-256}
+ROUNDS=${BENCH_ROUNDS:-3}
+PEERS=${BENCH_PEERS:-bare bindfs sshfs duct diod}
+LINK_PEERS=${BENCH_LINK_PEERS:-sshfs duct}
+BIG=${BENCH_BIG_MB:-32}
+NFILES=${BENCH_FILES:-100}
+NSTAT=${BENCH_STAT_FILES:-300}
+REPO=${BENCH_REPO:-$SRC_DIR}
+SAMPLES=${BENCH_SAMPLES:-20}
+PHASE_TIMEOUT=${BENCH_PHASE_TIMEOUT:-300}
 SFTP=/usr/lib/openssh/sftp-server
-FSX=$BUILD/tests/fsx
-FSX_SECS=${BENCH_FSX_SECONDS:-60}
+DIOD=$(command -v diod || echo /usr/sbin/diod)
 W=$(mktemp -d "${TMPDIR:-/tmp}/duct-bench.XXXXXX")
-PIDS=()
+RELAY_PID=
+BULK_PID=
+
 cleanup() {
-    for m in "$W"/mnt-*; do mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }; done
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    [ -n "$BULK_PID" ] && kill "$BULK_PID" 2>/dev/null
+    for m in "$W"/mnt; do
+        awk -v m="$m" '$2 == m {f=1} END {exit !f}' /proc/mounts &&
+            { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
+    done
+    [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
     wait 2>/dev/null
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-[ -x "$DUCT" ] || { echo "no duct at $DUCT (build first)" >&2; exit 2; }
+for x in "$DUCT" "$RELAY" "$STATLAT"; do [ -x "$x" ] || { echo "no $x (build first)" >&2; exit 2; }; done
+command -v python3 >/dev/null || { echo "bench needs python3 for its report" >&2; exit 2; }
 
-now() { date +%s.%N; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-wait_mount() { for _ in $(seq 100); do mountpoint -q "$1" && return 0; sleep 0.1; done; return 1; }
+mounted() { awk -v m="$1" '$2 == m {f=1} END {exit !f}' /proc/mounts; }
+wait_mount() { for _ in $(seq 150); do mounted "$1" && return 0; sleep 0.1; done; return 1; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.4f", b - a}'; }
 
-tar -C "$(dirname "$TREE")" -cf "$W/tree.tar" "$(basename "$TREE")" 2>/dev/null
-TREE_MB=$(( $(stat -c %s "$W/tree.tar") / 1048576 ))
+# The repository: a bare, packed copy on the local disk, cloned from in every
+# round with --no-local, as from a server (one pack, then the checkout).
+git clone -q --bare --no-local "$REPO" "$W/repo.git" || { echo "cannot clone $REPO" >&2; exit 2; }
+REPO_FILES=$(git -C "$W/repo.git" ls-tree -r HEAD | wc -l)
+head -c 4096 /dev/zero | tr '\0' x > "$W/4k"
+SMALL_DATA=$(cat "$W/4k")
 
-# setup_X SRC MNT: makes MNT show SRC through X; sets DIR to the directory to use.
-# (Not run in $(...): a background server would hold the substitution open.)
-setup_bare() { DIR=$1; }
-setup_bindfs() {
-    command -v bindfs >/dev/null || return 1
-    mkdir -p "$2"; bindfs --no-allow-other "$1" "$2" 2>/dev/null || bindfs "$1" "$2" || return 1
-    wait_mount "$2" && DIR=$2
+# start PEER SRC MNT RTT RATE: mounts SRC on MNT through PEER; sets DIR (the
+# directory to work in), MPID (the duct mount's pid, for its counters) and
+# PA/PB (the two ends, for their RSS). Returns 1 if the peer is missing.
+start() {
+    local peer=$1 src=$2 mnt=$3 rtt=$4 rate=$5 a b
+    DIR= MPID= PA= PB=
+    : > "$W/err"
+    case $peer in
+    bare) DIR=$src; return 0 ;;
+    bindfs)
+        command -v bindfs >/dev/null || return 1
+        bindfs --no-allow-other "$src" "$mnt" 2>/dev/null || bindfs "$src" "$mnt" || return 1
+        wait_mount "$mnt" && DIR=$mnt; return ;;
+    sshfs)
+        command -v sshfs >/dev/null && [ -x "$SFTP" ] || return 1
+        a="exec $SFTP"; b="exec sshfs -f -o passive localhost:$src $mnt 2>>$W/err" ;;
+    duct)
+        a="exec $DUCT $src - 2>>$W/err.a"; b="exec $DUCT - $mnt 2>>$W/err" ;;
+    diod)
+        [ -x "$DIOD" ] || return 1
+        a="exec $DIOD --foreground --no-auth --config-file /dev/null --logdest stderr --rfdno 0 --wfdno 1 --export $src 2>/dev/null"
+        b="exec $DUCT --aname $src - $mnt 2>>$W/err" ;;
+    esac
+    rm -f "$W/pids"
+    "$RELAY" -t "$rtt" -r "$rate" -q "$QUEUE" -p "$W/pids" "$a" "$b" 2>>"$W/relay.err" &
+    RELAY_PID=$!
+    wait_mount "$mnt" || { echo "# $peer did not mount: $(tail -3 "$W/err")" >&2; stop "$mnt"; return 1; }
+    read -r PA PB < "$W/pids"
+    case $peer in duct|diod) MPID=$PB ;; esac
+    DIR=$mnt
 }
-setup_sshfs() {
-    command -v sshfs >/dev/null && command -v socat >/dev/null && [ -x "$SFTP" ] || return 1
-    mkdir -p "$2"
-    socat EXEC:"$SFTP" EXEC:"sshfs -f -o passive localhost\:$1 $2" >/dev/null 2>&1 &
-    PIDS+=($!)
-    wait_mount "$2" && DIR=$2
-}
-setup_duct() {
-    mkdir -p "$2"
-    "$DUCT" --exec "$DUCT $1 -" - "$2" >/dev/null 2>"$W/duct.err" &
-    PIDS+=($!)
-    wait_mount "$2" && DIR=$2
-}
-
-declare -A R
-run_suite() {  # NAME DIR
-    local n=$1 d=$2 t0 t1
-    mkdir -p "$d/b"
-    drop; t0=$(now); dd if=/dev/zero of="$d/b/big" bs=1M count=$BIG conv=fsync status=none; t1=$(now)
-    R[$n.write]=$(awk -v a=$t0 -v b=$t1 -v m=$BIG 'BEGIN{printf "%.1f", m/(b-a)}')
-    drop; t0=$(now); dd if="$d/b/big" of=/dev/null bs=1M status=none; t1=$(now)
-    R[$n.read]=$(awk -v a=$t0 -v b=$t1 -v m=$BIG 'BEGIN{printf "%.1f", m/(b-a)}')
-    rm -f "$d/b/big"
-    drop; t0=$(now); dd if=/dev/zero of="$d/b/small" bs=4k count=$((SMALL*256)) conv=fsync status=none; t1=$(now)
-    R[$n.w4k]=$(awk -v a=$t0 -v b=$t1 -v m=$SMALL 'BEGIN{printf "%.1f", m/(b-a)}')
-    rm -f "$d/b/small"
-    mkdir -p "$d/b/meta"
-    t0=$(now)
-    (cd "$d/b/meta" && for i in $(seq $NFILES); do : > f$i; done && stat f* >/dev/null && rm -f f*)
-    t1=$(now)
-    R[$n.meta]=$(awk -v a=$t0 -v b=$t1 -v n=$NFILES 'BEGIN{printf "%.0f", n/(b-a)}')
-    t0=$(now); tar -C "$d/b" -xf "$W/tree.tar"; t1=$(now)
-    R[$n.untar]=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b-a}')
-    drop; t0=$(now); grep -r -c duct_never_found "$d/b" >/dev/null; t1=$(now)
-    R[$n.grep]=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b-a}')
-    rm -rf "$d/b"
-    run_fsx "$n" "$d" ""
-}
-
-# run_fsx NAME DIR BACKING: two fsx processes (fixed seeds) for FSX_SECS on
-# DIR; R[NAME.fsx] = their operations per second, R[NAME.fsxbad] = failures.
-run_fsx() {
-    local n=$1 d=$2 back=$3 i pids=() rc bad=0 ops=0
-    [ -x "$FSX" ] && [ "$FSX_SECS" -gt 0 ] || return 0
-    mkdir -p "$d/fsx"
-    for i in 1 2; do
-        "$FSX" -n 100000000 -t "$FSX_SECS" -s $((100 + i)) ${back:+--backing "$back/fsx"} "$d/fsx" "f$i" \
-            > "$W/fsx-$n-$i.out" 2>&1 &
-        pids+=($!)
-    done
-    for i in 1 2; do
-        rc=0; wait "${pids[$((i - 1))]}" || rc=$?
-        if [ $rc -ne 0 ]; then bad=$((bad + 1)); echo "# fsx on $n FAILED:" >&2; tail -20 "$W/fsx-$n-$i.out" >&2; fi
-        ops=$(awk -v o="$ops" '{for (i = 1; i < NF; i++) if ($(i+1) == "operations") o += $i} END {print o + 0}' "$W/fsx-$n-$i.out")
-    done
-    R[$n.fsx]=$(awk -v o="$ops" -v s="$FSX_SECS" 'BEGIN{printf "%.0f", o/s}')
-    R[$n.fsxbad]=$bad
-    rm -rf "$d/fsx"
-}
-
-DONE=()
-for peer in $ONLY; do
-    mkdir -p "$W/src-$peer"
-    DIR=
-    setup_$peer "$W/src-$peer" "$W/mnt-$peer" && [ -n "$DIR" ] || { echo "# $peer: not available, skipped" >&2; continue; }
-    d=$DIR
-    echo "# running $peer on $d" >&2
-    run_suite "$peer" "$d"
-    DONE+=("$peer")
-    mountpoint -q "$W/mnt-$peer" 2>/dev/null && { fusermount3 -u "$W/mnt-$peer" 2>/dev/null || umount -l "$W/mnt-$peer"; }
-    sleep 0.5
-done
-
-# Both directions of one duct at once: A exports srcA and mounts B's srcB,
-# over one socketpair; fsx writes through both mounts and checks each file
-# on the exporting disk too.
-BIDIR=""
-if [[ " $ONLY " == *" duct "* ]] && [ -x "$FSX" ] && [ "$FSX_SECS" -gt 0 ] && command -v socat >/dev/null; then
-    mkdir -p "$W"/{bA,bB,mnt-bA,mnt-bB}
-    socat EXEC:"$DUCT $W/bA $W/mnt-bB" EXEC:"$DUCT $W/bB $W/mnt-bA" >/dev/null 2>"$W/bidir.err" &
-    PIDS+=($!)
-    if wait_mount "$W/mnt-bA" && wait_mount "$W/mnt-bB"; then
-        echo "# running fsx on both directions of one duct" >&2
-        run_fsx bidirAB "$W/mnt-bB" "$W/bB" &
-        sub=$!
-        run_fsx bidirBA "$W/mnt-bA" "$W/bA"
-        wait $sub
-        # run_fsx in a subshell cannot set R: read its outputs here.
-        ops=0; bad=0
-        for f in "$W"/fsx-bidir*.out; do
-            grep -q 'operations ok' "$f" || bad=$((bad + 1))
-            ops=$(awk -v o="$ops" '{for (i = 1; i < NF; i++) if ($(i+1) == "operations") o += $i} END {print o + 0}' "$f")
-        done
-        BIDIR="$(awk -v o="$ops" -v s="$FSX_SECS" 'BEGIN{printf "%.0f", o/s}') ops/s over 4 files (2 each way), $bad failed"
-    else
-        BIDIR="did not mount: $(tail -2 "$W/bidir.err")"
+stop() {
+    mounted "$1" && { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; }
+    if [ -n "$RELAY_PID" ]; then
+        for _ in $(seq 100); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+        kill "$RELAY_PID" 2>/dev/null
+        wait "$RELAY_PID" 2>/dev/null
+        RELAY_PID=
     fi
-    fusermount3 -u "$W/mnt-bA" 2>/dev/null; fusermount3 -u "$W/mnt-bB" 2>/dev/null
-fi
-
-printf '\nduct benchmark  (big file %d MiB, 4k writes %d MiB, %d files, tree %d MiB from %s)\n' "$BIG" "$SMALL" "$NFILES" "$TREE_MB" "$TREE"
-printf '%-26s' "workload"; for p in "${DONE[@]}"; do printf '%12s' "$p"; done
-for p in "${DONE[@]}"; do [ "$p" != duct ] && [[ " ${DONE[*]} " == *" duct "* ]] && printf '%14s' "duct/$p"; done; echo
-row() {  # key label higher-is-better(1/0)
-    printf '%-26s' "$2"; for p in "${DONE[@]}"; do printf "%12s" "${R[$p.$1]:--}"; done
-    for p in "${DONE[@]}"; do
-        [ "$p" != duct ] && [[ " ${DONE[*]} " == *" duct "* ]] || continue
-        awk -v d="${R[duct.$1]:-0}" -v o="${R[$p.$1]:-0}" -v h="$3" 'BEGIN{ if (d+0==0||o+0==0) {printf "%14s","-"} else printf "%13.2fx", (h? d/o : o/d) }'
-    done; echo
 }
-row write "seq write MiB/s (1M)" 1
-row read  "seq read MiB/s (1M)" 1
-row w4k   "4k write MiB/s" 1
-row meta  "create+stat+rm files/s" 1
-row untar "untar tree, s" 0
-row grep  "grep -r tree, s" 0
-row fsx   "fsx ops/s (2 files, ${FSX_SECS}s)" 1
-printf '%-26s' "fsx failures"; for p in "${DONE[@]}"; do printf '%12s' "${R[$p.fsxbad]:--}"; done; echo
-[ -n "$BIDIR" ] && echo "fsx on both directions of one duct at once: $BIDIR"
-echo "(ratios: >1 means duct is better; times are inverted so that holds for them too)"
+
+# reqs: the duct mount's request count so far (its SIGUSR1 summary line).
+reqs() {
+    [ -n "$MPID" ] || { echo 0; return; }
+    local n0 n
+    n0=$(grep -c 'summary:' "$W/err")
+    kill -USR1 "$MPID" 2>/dev/null || { echo 0; return; }
+    for _ in $(seq 200); do
+        n=$(grep -c 'summary:' "$W/err")
+        [ "$n" -gt "$n0" ] && break
+        sleep 0.01
+    done
+    # Idle probes (a Tflush every timeout/3 when nothing else is sent) are
+    # not the operation's: subtract them.
+    grep 'summary:' "$W/err" | tail -1 |
+        awk '{ for (i = 2; i <= NF; i++) { if ($i ~ /^requests/ && $(i-2) == "mount") r = $(i-1); if ($i == "idle") p = $(i-1) } }
+             END { print r - p }'
+}
+hwm() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null; }
+
+# phase NAME OPS COMMAND...: times COMMAND, records seconds and, for a duct
+# mount, its messages per operation.
+phase() {
+    local name=$1 ops=$2 t0 r0 r1 secs; shift 2
+    r0=$(reqs)
+    t0=$EPOCHREALTIME
+    # A hung mount must not hang the benchmark: a watchdog ends the phase.
+    "$@" >/dev/null 2>"$W/phase.err" &
+    local pid=$! rc=0
+    ( trap 'kill $s; exit' TERM; sleep "$PHASE_TIMEOUT" & s=$!; wait $s; kill $pid ) 2>/dev/null &
+    local dog=$!
+    wait $pid || rc=$?
+    secs=$(since "$t0")
+    kill $dog 2>/dev/null; wait $dog 2>/dev/null
+    [ $rc -eq 0 ] || { echo "# $PEER $name failed (rc $rc): $(tail -2 "$W/phase.err")" >&2; secs=failed; }
+    r1=$(reqs)
+    local mpo=-
+    [ -n "$MPID" ] && mpo=$(awk -v a="$r0" -v b="$r1" -v n="$ops" 'BEGIN{printf "%.2f", (b - a) / n}')
+    echo "$LINK $PEER $ROUND $name $secs $mpo" >> "$W/raw"
+}
+
+p_clone()  { git clone -q --no-local "$W/repo.git" "$DIR/clone"; }
+p_status() { git -C "$DIR/clone" status --porcelain; }
+p_create() { mkdir "$DIR/small" && for ((i = 0; i < NFILES; i++)); do printf %s "$SMALL_DATA" > "$DIR/small/f$i" || return 1; done; }
+p_ls()     { ls -l "$DIR/many"; }
+p_stat()   { stat "$DIR"/many/* ; }
+p_write()  { dd if=/dev/zero of="$DIR/big" bs=1M count="$BIG" conv=fsync status=none; }
+p_read()   { dd if="$DIR/big" of=/dev/null bs=1M status=none; }
+
+# stat of unseen names, idle and while a bulk write fills the link (its
+# data travels the same direction as the stat requests).
+p_statlat() {
+    local r0 r1 med
+    r0=$(reqs)
+    read -r med _ < <("$STATLAT" "$DIR" "$SAMPLES" 20)
+    r1=$(reqs)
+    local mpo=-
+    [ -n "$MPID" ] && mpo=$(awk -v a="$r0" -v b="$r1" -v n="$SAMPLES" 'BEGIN{printf "%.2f", (b - a) / n}')
+    echo "$LINK $PEER $ROUND stat_idle $(awk -v u="$med" 'BEGIN{printf "%.6f", u / 1e6}') $mpo" >> "$W/raw"
+    dd if=/dev/zero of="$DIR/bulk" bs=1M count=4096 status=none 2>/dev/null &
+    BULK_PID=$!
+    sleep 1
+    kill -0 $BULK_PID 2>/dev/null || echo "# $PEER: bulk copy ended before the loaded stats" >&2
+    read -r med _ < <("$STATLAT" "$DIR" "$SAMPLES" 20)
+    kill $BULK_PID 2>/dev/null; wait $BULK_PID 2>/dev/null; BULK_PID=
+    echo "$LINK $PEER $ROUND stat_busy $(awk -v u="$med" 'BEGIN{printf "%.6f", u / 1e6}') -" >> "$W/raw"
+}
+
+record_rss() {
+    [ -n "$PA" ] && echo "$LINK $PEER $ROUND rss_export $(hwm "$PA") -" >> "$W/raw"
+    [ -n "$PB" ] && echo "$LINK $PEER $ROUND rss_mount $(hwm "$PB") -" >> "$W/raw"
+    return 0
+}
+# A fresh mount: what the peer caches in user space (sshfs keeps attributes
+# and directories for 20 s) is gone too, not only the kernel's caches.
+remount() {
+    record_rss; stop "$W/mnt"; drop
+    start "$PEER" "$W/src" "$W/mnt" "$rtt" "$rate"
+}
+
+run_phases() {
+    phase clone "$REPO_FILES" p_clone
+    remount || return 1
+    phase status_cold "$REPO_FILES" p_status
+    phase status_warm "$REPO_FILES" p_status
+    phase create "$NFILES" p_create
+    phase ls_l "$NSTAT" p_ls
+    drop; phase stat "$NSTAT" p_stat
+    phase write "$BIG" p_write
+    drop; phase read "$BIG" p_read
+    p_statlat
+}
+
+{
+    echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "versions duct $(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null) sshfs $(sshfs --version 2>&1 | sed -n 's/SSHFS version //p' | head -1) bindfs $(bindfs --version 2>/dev/null | awk '{print $2}')"
+    echo "sizes repo $REPO_FILES files ($(basename "$REPO")), $NFILES small files of 4 KiB, $NSTAT files for ls/stat, $BIG MiB big file, $SAMPLES stat samples, queue $QUEUE KiB, $ROUNDS rounds"
+    echo "command BENCH_LINKS='$LINKS' BENCH_PEERS='$PEERS' BENCH_LINK_PEERS='$LINK_PEERS' BENCH_ROUNDS=$ROUNDS BENCH_BIG_MB=$BIG BENCH_FILES=$NFILES BENCH_STAT_FILES=$NSTAT bench/bench.sh"
+} > "$W/meta"
+: > "$W/raw"
+mkdir -p "$W/mnt"
+for LINK in $LINKS; do
+    rtt=${LINK%%:*}; rate=${LINK##*:}
+    if [ "$LINK" = 0:0 ]; then read -ra peers <<< "$PEERS"; else read -ra peers <<< "$LINK_PEERS"; fi
+    for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+        n=${#peers[@]}
+        for ((k = 0; k < n; k++)); do
+            PEER=${peers[$(( (k + ROUND - 1) % n ))]}
+            case $PEER in bare|bindfs) [ "$LINK" = 0:0 ] || continue ;; esac  # no channel
+            src=$W/src
+            rm -rf "$src"; mkdir -p "$src/many"
+            (cd "$src/many" && for ((i = 0; i < NSTAT; i++)); do : > "f$i"; done)
+            drop
+            start "$PEER" "$src" "$W/mnt" "$rtt" "$rate" || { echo "# $PEER: not available, skipped" >&2; continue; }
+            echo "# link $LINK round $ROUND: $PEER" >&2
+            run_phases || echo "# $PEER did not mount again" >&2
+            record_rss
+            stop "$W/mnt"
+            rm -rf "$src"
+        done
+    done
+done
+python3 "$SRC_DIR/bench/report.py" "$W/meta" "$W/raw" | tee ${BENCH_OUT:+"$BENCH_OUT"}
+[ -n "${BENCH_OUT:-}" ] && cat "$W/meta" "$W/raw" > "${BENCH_OUT%.txt}.raw"
