@@ -44,6 +44,7 @@
 #include "base/log.h"
 #include "base/queue.h"
 #include "export/creds.h"
+#include "export/policy.h"
 #include "export/session.h"
 #include "proto/codec.h"
 #include "proto/errors.h"
@@ -552,7 +553,8 @@ void ServerImpl::run(Job& j) {
     }
     const Table& t = d == p9::Dialect::P2000 ? kPlain : d == p9::Dialect::Duct ? kDuct : kL;
     Handler h = t[j.fc.type()];
-    Reply r = h ? h(c, j.fc) : fail(ENOSYS);
+    int refused = h ? refused_by_policy(s_.opts, j.fc) : 0;
+    Reply r = !h ? fail(ENOSYS) : refused ? fail(refused) : h(c, j.fc);
     std::string frame = encode_reply(tag, r, d);
     complete(tag, j.epoch, j.serial, &frame);
 }

@@ -264,6 +264,9 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         so.root = opts.export_path;
         so.max_msize = opts.msize;
         so.threads = opts.export_threads;
+        so.read_only = opts.read_only;
+        so.as_uid = opts.as_uid;
+        so.as_gid = opts.as_gid;
         so.trace = opts.trace;
         so.own_mount_dev = own_mount_dev;
         server = exp::Server::create(so, send, err);
