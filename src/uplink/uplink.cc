@@ -306,8 +306,18 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         else reject_request(f);
     };
     sinks.reply = [this](std::string f) {
-        if (mount) mount->deliver(std::move(f));
-        else dropped_replies++;
+        if (mount) {
+            mount->deliver(std::move(f));
+            return;
+        }
+        // No mount, so no request of ours can be outstanding: the peer
+        // breaks the protocol, and there is no message to answer it with
+        // (an R-message has no reply). End the channel saying so; never
+        // drop it in silence (issue 11).
+        dropped_replies++;
+        mx->fail("peer sent R-message type " + std::to_string(uint8_t(f[4])) + " (tag " +
+                 std::to_string(uint8_t(f[5]) | uint8_t(f[6]) << 8) +
+                 "; no request of ours is outstanding: we mount nothing)");
     };
     sinks.close = [this] {
         std::lock_guard<std::mutex> g(mu);
