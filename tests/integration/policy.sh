@@ -3,7 +3,9 @@
 #  1. a --read-only export mounted through two ducts: touch, rm, echo > f,
 #     mkdir, chmod fail with "Read-only file system"; reads work; the disk
 #     is unchanged;
-#  2. `duct EXPORT -` given an R-message (types 99, 255) by a raw 9P client
+#  2. both per peer of a --listen, with --as nobody: root's mode-600 file
+#     cannot be read whatever the peer attaches as; usage errors;
+#  3. `duct EXPORT -` given an R-message (types 99, 255) by a raw 9P client
 #     ends the channel naming the type and exits 1 within 2 s, and an even
 #     type it does not know gets Rlerror ENOSYS; never silence.
 source "$(dirname "$0")/lib.bash"
@@ -49,7 +51,39 @@ check "unmount" unmount "$M"
 wait_exit $A_PID 15
 expect_eq "the mounting duct exits 0" 0 "$WAIT_RC"
 
-# ---- 2. a peer that breaks the protocol ----
+# ---- 2. --read-only and --as USER apply to every peer of a listener ----
+if id nobody >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo secret > "$B/secret"; chmod 600 "$B/secret"
+    before=$(snap)
+    "$DUCT" --listen "unix:$T/sock" --read-only --as nobody "$B" - 2>>"$T/listen.log" &
+    L_PID=$!
+    track_pid $L_PID
+    for i in $(seq 50); do [ -S "$T/sock" ] && break; sleep 0.1; done
+    for peer in 1 2; do
+        timeout 60 "$DUCT" --dial "unix:$T/sock" - "$M" 2>>"$T/dial$peer.log" &
+        D_PID=$!
+        track_pid $D_PID
+        wait_mounted "$M" || die "listener peer $peer: mount did not come up"
+        rofs "listener peer $peer: touch" touch "$M/new"
+        expect_eq "listener peer $peer: cat reads" hello "$(timeout 10 cat "$M/f" 2>&1)"
+        out=$(timeout 10 cat "$M/secret" 2>&1) && rc=0 || rc=$?
+        if [ $rc -ne 0 ] && [[ $out == *"Permission denied"* ]]; then
+            ok "listener peer $peer: --as nobody cannot read root's mode-600 file"
+        else bad "listener peer $peer: want Permission denied, got rc=$rc: $out"; fi
+        check "listener peer $peer: unmount" unmount "$M"
+        wait_exit $D_PID 15
+        expect_eq "listener peer $peer: exits 0" 0 "$WAIT_RC"
+    done
+    kill -TERM $L_PID; wait_exit $L_PID 10
+    expect_eq "the disk is unchanged after the listener's peers" "$before" "$(snap)"
+fi
+out=$("$DUCT" --as no-such-user-here "$B" - 2>&1 </dev/null) && rc=0 || rc=$?
+expect_eq "--as an unknown user: exit 2" 2 "$rc"
+[[ $out == *"no such user"* ]] && ok "--as an unknown user: says so" || bad "--as unknown user said: $out"
+out=$("$DUCT" --read-only - "$M" 2>&1 </dev/null) && rc=0 || rc=$?
+expect_eq "--read-only with EXPORT -: exit 2" 2 "$rc"
+
+# ---- 3. a peer that breaks the protocol ----
 # raw.py TYPE...: Tversion, then for each TYPE a 7-byte+ frame of that type
 # (tag 7). Prints each reply as "R<type> <tag> <ecode>" and, at the end,
 # "EOF <seconds>" when duct closed the channel (or "OPEN" if it stayed open
