@@ -113,6 +113,7 @@ public:
 
 private:
     std::atomic<bool> warned_fds_{false};  // EMFILE logged once
+    std::atomic<bool> warned_fids_{false};  // the kMaxFids limit logged once
     struct Job {
         p9::Fcall fc;
         uint64_t epoch = 0;
@@ -239,7 +240,15 @@ std::string ServerImpl::encode_reply(uint16_t tag, Reply& r, p9::Dialect d) {
     out.tag = tag;
     if (r.err) {
         s_.n_errors++;
-        if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
+        if (r.err == EMFILE && s_.fids.size() >= kMaxFids) {
+            // Our own limit on what one peer may hold, not the process's
+            // descriptors: say which, to the peer (9P2000) and in our log.
+            if (r.ename.empty()) r.ename = "too many fids (" + std::to_string(kMaxFids) + " per peer)";
+            if (!warned_fids_.exchange(true))
+                log_error("export: the peer holds %zu fids, the most one peer may; its further walks, "
+                          "attaches and creates fail with EMFILE until it clunks some",
+                          kMaxFids);
+        } else if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
             struct rlimit rl{};
             getrlimit(RLIMIT_NOFILE, &rl);
             log_error("export: out of file descriptors (limit %llu; %s): raise `ulimit -n` for the exporting duct",

@@ -3,7 +3,9 @@
 //  - read_only: every mutating request of 9P2000.L, the duct extension and
 //    9P2000 answers EROFS and the disk is unchanged; reads still work;
 //  - as_uid: whatever user the peer attaches as, the export has only that
-//    user's rights, and files it creates belong to that user.
+//    user's rights, and files it creates belong to that user;
+//  - limits with clear errors: a walk of more than MAXWELEM names, more
+//    fids than one peer may hold.
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -67,12 +69,18 @@ public:
     ~Peer() {
         if (srv) srv->stop();
     }
-    Fcall rpc(Message m) {
-        uint16_t tag = next_tag++;
+    void send(uint16_t tag, Message m) {
         Fcall f;
         f.tag = tag;
         f.msg = std::move(m);
         srv->handle(encode(f, d));
+    }
+    Fcall rpc(Message m) {
+        uint16_t tag = next_tag++;
+        send(tag, std::move(m));
+        return wait(tag);
+    }
+    Fcall wait(uint16_t tag) {
         std::unique_lock<std::mutex> g(mu);
         bool ok = cv.wait_for(g, std::chrono::seconds(5), [&] { return replies.count(tag) > 0; });
         Fcall out;
@@ -291,6 +299,45 @@ TEST_F(Policy, AsUserHasOnlyThatUsersRights) {
     q.version_attach("9P2000");
     ASSERT_TRUE(q.walk(1, {"secret"}));
     EXPECT_NE(Peer::ename(q.rpc(Topen{1, OREAD})), "");
+}
+
+TEST_F(Policy, WalkOfMoreThanMaxwelemNamesIsAnError) {
+    Peer p(root, [](exp::ServerOptions&) {});
+    p.version_attach("9P2000.L");
+    // encode() refuses to make this frame: build it by hand.
+    std::string body;
+    auto u16 = [&](uint16_t v) { body += char(v & 0xff), body += char(v >> 8); };
+    auto u32 = [&](uint32_t v) { u16(v & 0xffff), u16(v >> 16); };
+    u32(0), u32(1), u16(17);
+    for (int i = 0; i < 17; i++) u16(1), body += "d";
+    std::string frame;
+    uint32_t size = 7 + body.size();
+    for (int i = 0; i < 4; i++) frame += char(size >> (8 * i));
+    frame += char(Twalk::kType), frame += char(9), frame += char(0);
+    p.srv->handle(frame + body);
+    EXPECT_EQ(Peer::lerr(p.wait(9)), EPROTO);
+    EXPECT_TRUE(p.walk(1, {"d"})) << "the session goes on";
+}
+
+// kMaxFids (65536) per peer: the next fid is refused with an error that
+// says so, not one that blames the process's descriptors.
+TEST_F(Policy, FidsPerPeerAreLimitedWithAClearError) {
+    Peer p(root, [](exp::ServerOptions&) {});
+    p.version_attach("9P2000");
+    // Clones cost no syscall; pipelined in batches (tags unique per batch).
+    const uint32_t kMax = 65536;
+    for (uint32_t base = 1; base < kMax; base += 1000) {
+        uint32_t n = std::min<uint32_t>(1000, kMax - base);
+        for (uint32_t i = 0; i < n; i++) p.send(uint16_t(1 + i), Twalk{0, base + i, {}});
+        for (uint32_t i = 0; i < n; i++) {
+            auto r = p.wait(uint16_t(1 + i));
+            ASSERT_TRUE(holds<Rwalk>(r)) << "fid " << base + i << ": " << Peer::ename(r);
+        }
+    }
+    auto r = p.rpc(Twalk{0, kMax, {}});
+    EXPECT_EQ(Peer::ename(r), "too many fids (65536 per peer)");
+    EXPECT_TRUE(holds<Rclunk>(p.rpc(Tclunk{5})));
+    EXPECT_TRUE(holds<Rwalk>(p.rpc(Twalk{0, kMax, {}}))) << "one clunked: room for one";
 }
 
 }  // namespace
