@@ -7,7 +7,8 @@
 #     cannot be read whatever the peer attaches as; usage errors;
 #  3. `duct EXPORT -` given an R-message (types 99, 255) by a raw 9P client
 #     ends the channel naming the type and exits 1 within 2 s, and an even
-#     type it does not know gets Rlerror ENOSYS; never silence.
+#     type it does not know gets Rlerror ENOSYS; never silence; a frame
+#     longer than msize ends the channel saying so.
 source "$(dirname "$0")/lib.bash"
 it_init policy
 need_fuse
@@ -124,4 +125,18 @@ for t in 99 255; do
     if grep -q "R-message type $t" "$T/raw$t.log"; then ok "type $t: the log names it"
     else bad "type $t: no message naming the type: $(cat "$T/raw$t.log")"; fi
 done
+# A frame longer than msize: the channel ends saying so (exit 1).
+cat > "$T/big.py" <<'EOS'
+import struct, subprocess, sys, select
+p = subprocess.Popen([sys.argv[1], sys.argv[2], "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=open(sys.argv[3], "ab"))
+p.stdin.write(struct.pack("<IBH", 0x7fffffff, 110, 1)); p.stdin.flush()
+r, _, _ = select.select([p.stdout], [], [], 2)
+print("EOF" if r and p.stdout.read(1) == b"" else "OPEN")
+try: print("rc", p.wait(3))
+except subprocess.TimeoutExpired: p.kill(); p.wait(); print("rc hung")
+EOS
+expect_eq "a 2 GiB frame: the channel ends, exit 1" "EOF rc 1" "$(timeout 20 python3 "$T/big.py" "$DUCT" "$B" "$T/big.log" | tr '\n' ' ' | sed 's/ $//')"
+if grep -q "frame of 2147483647 bytes, more than the" "$T/big.log"; then ok "a 2 GiB frame: the log says its size"
+else bad "a 2 GiB frame: log says: $(cat "$T/big.log")"; fi
 it_finish
