@@ -33,6 +33,11 @@ struct Options {
     // sshfs's idmap=user) or "file:PATH" (pairs `uid|gid LOCAL REMOTE`).
     std::string idmap = "none";
     int export_threads = 8;               // export worker threads
+    bool read_only = false;               // --read-only: the export refuses every change (EROFS)
+    // --as USER: the export acts as this uid (its gid, its groups) for every
+    // peer, whatever user the peer attaches as; -1: as the peer says.
+    int64_t as_uid = -1;
+    uint32_t as_gid = 0;
     // Silent-peer detection: when our mount has waited this many seconds
     // with nothing at all arriving from the peer, the peer is declared
     // gone: waiting calls fail with EIO, the mount is detached, run()

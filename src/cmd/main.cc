@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -61,6 +62,11 @@ const char kUsage[] =
     "                   exporting user is shown as you, as sshfs idmap=user) or\n"
     "                   file:PATH (lines `uid LOCAL REMOTE`, `gid LOCAL REMOTE`)\n"
     "  --threads N      export worker threads (default 8)\n"
+    "  --read-only      the export refuses every change: writes, creates,\n"
+    "                   removes, renames, chmod... fail with EROFS on the peer\n"
+    "  --as USER        the export acts as USER (name or uid: its rights, groups\n"
+    "                   and ownership of new files) whatever user the peer\n"
+    "                   attaches as; needs root unless USER is you\n"
     "  --timeout S      give up on a silent peer: when our mount has had no answer\n"
     "                   for S seconds, fail its calls with EIO, detach it and exit 1\n"
     "                   (default 30; 0 waits forever); an idle mount probes every S/3.\n"
@@ -112,7 +118,7 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
@@ -127,6 +133,8 @@ int main(int argc, char** argv) {
         {"idmap", required_argument, nullptr, kIdmap},
         {"threads", required_argument, nullptr, kThreads},
         {"timeout", required_argument, nullptr, kTimeout},
+        {"read-only", no_argument, nullptr, kReadOnly},
+        {"as", required_argument, nullptr, kAs},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -193,6 +201,17 @@ int main(int argc, char** argv) {
                 usage_error(std::string("bad --timeout '") + optarg + "': seconds, 0 to 86400 (0 = wait forever)");
             o.timeout = int(n);
             break;
+        case kReadOnly: o.read_only = true; break;
+        case kAs: {
+            struct passwd* pw = getpwnam(optarg);
+            if (!pw && parse_uint(optarg, 0xFFFFFFFEul, n)) pw = getpwuid(uid_t(n));
+            if (!pw) usage_error(std::string("--as '") + optarg + "': no such user (a name or uid in passwd)");
+            if (geteuid() != 0 && pw->pw_uid != geteuid())
+                usage_error(std::string("--as ") + optarg + ": acting as another user needs root");
+            o.as_uid = pw->pw_uid;
+            o.as_gid = pw->pw_gid;
+            break;
+        }
         case '?':
         default:
             if (optopt > 0 && optopt < 256 && std::strchr("DvhV", optopt))
@@ -219,6 +238,8 @@ int main(int argc, char** argv) {
     sigaddset(&stopset, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stopset, nullptr);
 
+    if (o.export_path == "-" && (o.read_only || o.as_uid >= 0))
+        usage_error(std::string(o.read_only ? "--read-only" : "--as") + " applies to the export, and EXPORT is -");
     if (o.idmap != "none") {
         std::string why;
         if (o.mountpoint == "-") usage_error("--idmap applies to the mount, and MOUNTPOINT is -");

@@ -44,6 +44,7 @@
 #include "base/log.h"
 #include "base/queue.h"
 #include "export/creds.h"
+#include "export/policy.h"
 #include "export/session.h"
 #include "proto/codec.h"
 #include "proto/errors.h"
@@ -112,6 +113,7 @@ public:
 
 private:
     std::atomic<bool> warned_fds_{false};  // EMFILE logged once
+    std::atomic<bool> warned_fids_{false};  // the kMaxFids limit logged once
     struct Job {
         p9::Fcall fc;
         uint64_t epoch = 0;
@@ -238,7 +240,15 @@ std::string ServerImpl::encode_reply(uint16_t tag, Reply& r, p9::Dialect d) {
     out.tag = tag;
     if (r.err) {
         s_.n_errors++;
-        if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
+        if (r.err == EMFILE && s_.fids.size() >= kMaxFids) {
+            // Our own limit on what one peer may hold, not the process's
+            // descriptors: say which, to the peer (9P2000) and in our log.
+            if (r.ename.empty()) r.ename = "too many fids (" + std::to_string(kMaxFids) + " per peer)";
+            if (!warned_fids_.exchange(true))
+                log_error("export: the peer holds %zu fids, the most one peer may; its further walks, "
+                          "attaches and creates fail with EMFILE until it clunks some",
+                          kMaxFids);
+        } else if ((r.err == EMFILE || r.err == ENFILE) && !warned_fds_.exchange(true)) {
             struct rlimit rl{};
             getrlimit(RLIMIT_NOFILE, &rl);
             log_error("export: out of file descriptors (limit %llu; %s): raise `ulimit -n` for the exporting duct",
@@ -552,7 +562,8 @@ void ServerImpl::run(Job& j) {
     }
     const Table& t = d == p9::Dialect::P2000 ? kPlain : d == p9::Dialect::Duct ? kDuct : kL;
     Handler h = t[j.fc.type()];
-    Reply r = h ? h(c, j.fc) : fail(ENOSYS);
+    int refused = h ? refused_by_policy(s_.opts, j.fc) : 0;
+    Reply r = !h ? fail(ENOSYS) : refused ? fail(refused) : h(c, j.fc);
     std::string frame = encode_reply(tag, r, d);
     complete(tag, j.epoch, j.serial, &frame);
 }

@@ -32,6 +32,13 @@ struct ServerOptions {
     // Hold fids by file handle where the process and file system allow
     // (handle.h); false: by an O_PATH descriptor each, as without them.
     bool file_handles = true;
+    // --read-only: every request that would change a file answers EROFS
+    // (policy.h), whatever the dialect.
+    bool read_only = false;
+    // --as USER: every attach acts as this uid (with its gid and groups),
+    // whatever user the peer names; -1: as the peer names (walk.cc).
+    int64_t as_uid = -1;
+    uint32_t as_gid = 0;
 };
 
 struct ServerStats {

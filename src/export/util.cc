@@ -25,6 +25,8 @@ std::shared_ptr<Fid> Ctx::fid(uint32_t id) {
 }
 
 void Ctx::as_group(const Fid& f, uint32_t gid) {
+    // Under --as the peer does not choose the group either.
+    if (s.opts.as_uid >= 0) gid = p9::NONUNAME;
     if (f.user.known) become(f.user.uid, gid == p9::NONUNAME ? f.user.gid : gid);
 }
 

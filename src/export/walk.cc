@@ -60,7 +60,9 @@ Reply h_Tattach(Ctx& c, const p9::Tattach& m) {
     // users of its own world ("glenda", "nobody"): matching them against
     // our passwd would be chance, so such a session acts with the server's
     // own rights, as the original Inferno export did.
+    // --as USER overrides both: every attach acts as that one user.
     User u = c.s.plain() ? User{} : user_of(m);
+    if (c.s.opts.as_uid >= 0) u = {uid_t(c.s.opts.as_uid), gid_t(c.s.opts.as_gid), true};
     become_server();  // no fid yet: do not act with a previous request's rights
     struct stat st;
     int err = 0;

@@ -75,6 +75,11 @@ void Mux::stop() {
     }
 }
 
+void Mux::fail(const std::string& why) {
+    failed_ = true;
+    if (!ended_.exchange(true) && sinks_.end) sinks_.end(false, why);
+}
+
 MuxStats Mux::stats() const {
     MuxStats s;
     s.frames_in = frames_in_;
@@ -125,6 +130,7 @@ void Mux::read_loop() {
             replies_in_++;
             sinks_.reply(std::move(frame));
         }
+        if (failed_) return;
         frame = std::string();
     }
 }

@@ -69,6 +69,11 @@ public:
     // How long the writer has had bytes for the peer and could write none.
     std::chrono::milliseconds stalled_for() const { return writer_.stalled_for(); }
     MuxStats stats() const;
+    // A sink found a frame the protocol has no answer for (an R-message
+    // when nothing of ours is outstanding): the channel ends with `why`
+    // (on_end runs once, unclean) and the reader reads no further. Called
+    // from a sink, on the reader thread.
+    void fail(const std::string& why);
 
 private:
     void read_loop();
@@ -81,6 +86,7 @@ private:
     wire::FrameWriter writer_;
     std::thread thread_;
     std::atomic<bool> ended_{false};
+    std::atomic<bool> failed_{false};  // fail() was called: the reader stops
     std::atomic<uint64_t> frames_in_{0}, requests_in_{0}, replies_in_{0};
     std::atomic<int64_t> last_in_{0};
 };

@@ -264,6 +264,9 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         so.root = opts.export_path;
         so.max_msize = opts.msize;
         so.threads = opts.export_threads;
+        so.read_only = opts.read_only;
+        so.as_uid = opts.as_uid;
+        so.as_gid = opts.as_gid;
         so.trace = opts.trace;
         so.own_mount_dev = own_mount_dev;
         server = exp::Server::create(so, send, err);
@@ -303,8 +306,18 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         else reject_request(f);
     };
     sinks.reply = [this](std::string f) {
-        if (mount) mount->deliver(std::move(f));
-        else dropped_replies++;
+        if (mount) {
+            mount->deliver(std::move(f));
+            return;
+        }
+        // No mount, so no request of ours can be outstanding: the peer
+        // breaks the protocol, and there is no message to answer it with
+        // (an R-message has no reply). End the channel saying so; never
+        // drop it in silence (issue 11).
+        dropped_replies++;
+        mx->fail("peer sent R-message type " + std::to_string(uint8_t(f[4])) + " (tag " +
+                 std::to_string(uint8_t(f[5]) | uint8_t(f[6]) << 8) +
+                 "; no request of ours is outstanding: we mount nothing)");
     };
     sinks.close = [this] {
         std::lock_guard<std::mutex> g(mu);
