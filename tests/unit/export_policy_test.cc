@@ -24,6 +24,7 @@
 #include "export/server.h"
 #include "proto/codec.h"
 #include "proto/oflags.h"
+#include "raw_peer.h"
 
 namespace fs = std::filesystem;
 using namespace duct;
@@ -31,12 +32,8 @@ using namespace duct::p9;
 
 namespace {
 
-void spit(const fs::path& p, const std::string& s) {
-    std::ofstream out(p, std::ios::binary);
-    out << s;
-}
+using test::spit;
 
-// Everything a mutating request could change, for every file below root.
 std::string snapshot(const fs::path& root) {
     std::string out;
     for (auto& e : fs::recursive_directory_iterator(root)) {
@@ -54,52 +51,12 @@ std::string snapshot(const fs::path& root) {
 }
 
 // A raw 9P client of one Server (as in export_confine_test.cc).
-class Peer {
+// A raw 9P client of one Server (raw_peer.h) with options set by the case.
+class Peer : public test::RawPeer {
 public:
-    explicit Peer(const std::string& root, std::function<void(exp::ServerOptions&)> opt) {
-        exp::ServerOptions o;
-        o.root = root;
-        o.max_msize = 65536 + 4096;
-        o.threads = 2;
-        opt(o);
-        std::string err;
-        srv = exp::Server::create(o, [this](std::string f) { on_reply(std::move(f)); }, err);
-        EXPECT_TRUE(srv) << err;
-    }
-    ~Peer() {
-        if (srv) srv->stop();
-    }
-    void send(uint16_t tag, Message m) {
-        Fcall f;
-        f.tag = tag;
-        f.msg = std::move(m);
-        srv->handle(encode(f, d));
-    }
-    Fcall rpc(Message m) {
-        uint16_t tag = next_tag++;
-        send(tag, std::move(m));
-        return wait(tag);
-    }
-    Fcall wait(uint16_t tag) {
-        std::unique_lock<std::mutex> g(mu);
-        bool ok = cv.wait_for(g, std::chrono::seconds(5), [&] { return replies.count(tag) > 0; });
-        Fcall out;
-        EXPECT_TRUE(ok) << "no reply for tag " << tag;
-        if (!ok) return out;
-        EXPECT_EQ(decode(replies[tag], d, 0, out), "");
-        replies.erase(tag);
-        return out;
-    }
-    // Rlerror's errno, 0 for any other reply.
-    static int lerr(const Fcall& f) {
-        if (auto* e = std::get_if<Rlerror>(&f.msg)) return int(e->ecode);
-        return 0;
-    }
-    // Rerror's string, "" for any other reply.
-    static std::string ename(const Fcall& f) {
-        if (auto* e = std::get_if<Rerror>(&f.msg)) return e->ename;
-        return "";
-    }
+    Peer(const std::string& root, std::function<void(exp::ServerOptions&)> opt)
+        : RawPeer(options(root, opt)) {}
+    // Attaches as `uid` (by name, and by number where the dialect has one).
     void version_attach(const std::string& version, uint32_t uid = 0) {
         auto r = rpc(Tversion{65536, version});
         ASSERT_TRUE(holds<Rversion>(r));
@@ -114,25 +71,14 @@ public:
         auto ra = rpc(a);
         ASSERT_TRUE(holds<Rattach>(ra)) << lerr(ra) << ename(ra);
     }
-    bool walk(uint32_t newfid, WNames names) {
-        auto r = rpc(Twalk{0, newfid, names});
-        auto* w = std::get_if<Rwalk>(&r.msg);
-        return w && w->wqid.size() == names.size();
-    }
-
-    std::unique_ptr<exp::Server> srv;
-    Dialect d = Dialect::L;
-    uint16_t next_tag = 1;
+    bool walk(uint32_t newfid, WNames names) { return RawPeer::walk(0, newfid, names) == 0; }
 
 private:
-    void on_reply(std::string f) {
-        std::lock_guard<std::mutex> g(mu);
-        replies[frame_tag(f)] = std::move(f);
-        cv.notify_all();
+    static exp::ServerOptions options(const std::string& root, const std::function<void(exp::ServerOptions&)>& opt) {
+        auto o = test::server_options(root, 65536 + 4096, 2);
+        opt(o);
+        return o;
     }
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<uint16_t, std::string> replies;
 };
 
 class Policy : public ::testing::Test {

@@ -123,6 +123,7 @@ public:
         ASSERT_TRUE(p9::holds<p9::Rversion>(r));
         ASSERT_EQ(std::get<p9::Rversion>(r.msg).version, version);
         if (version == "9P2000") d = p9::Dialect::P2000;
+        if (version.rfind("9P2000.L.duct", 0) == 0) d = p9::Dialect::Duct;
         p9::Tattach a;
         a.fid = 0;
         a.afid = p9::NOFID;
