@@ -1,5 +1,5 @@
 // The duct extension's handlers (table.h, the Duct rows): Tfallocate,
-// Tlseek, Trenameat2. They exist only in a session whose Tversion agreed on
+// Tlseek, Trenameat2, Twalkattr (a lookup in one round trip). They exist only in a session whose Tversion agreed on
 // "9P2000.L.duct.N" (server.cc gives them slots in that session's table
 // alone); the flock flag of Tlock is in lock.cc.
 //
@@ -91,6 +91,23 @@ Reply h_Trenameat2(Ctx& c, const p9::Trenameat2& m) {
     if (m.flags & RENAME_EXCHANGE) c.s.fids.exchange_paths(from, to);
     else c.s.fids.rename_paths(from, to);
     return p9::Rrenameat2{};
+}
+
+// Twalk + Tgetattr of where it ended, in one message: the walk is
+// h_Twalk's own (confinement, "..", own-mount check, handles), and a
+// complete one adds the final file's attributes and the xattrs it lacks.
+// A partial walk answers only its qids, as Rwalk would.
+Reply h_Twalkattr(Ctx& c, const p9::Twalkattr& m) {
+    WalkEnd end;
+    Reply r = walk_fid(c, m.fid, m.newfid, m.wname, &end);
+    auto* w = std::get_if<p9::Rwalk>(&r.msg);
+    if (r.err || !w) return r;
+    p9::Rwalkattr out;
+    out.wqid = std::move(w->wqid);
+    if (out.wqid.size() != m.wname.size()) return out;
+    out.xnone = end.xnone;
+    p9::copy_attrs(getattr_of(c.s, end.st), out);
+    return out;
 }
 
 }  // namespace duct::exp

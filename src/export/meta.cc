@@ -30,9 +30,13 @@ Reply h_Tgetattr(Ctx& c, const p9::Tgetattr& m) {
     if (!p) return fail(err);
     struct stat st;
     if (int e = stat_fd(p.get(), st)) return fail(e);
+    return getattr_of(c.s, st);
+}
+
+p9::Rgetattr getattr_of(Session& s, const struct stat& st) {
     p9::Rgetattr r;
     r.valid = p9::GETATTR_BASIC;  // all but btime/gen/data_version
-    r.qid = qid_of(c.s, st);
+    r.qid = qid_of(s, st);
     r.mode = st.st_mode;
     r.uid = st.st_uid;
     r.gid = st.st_gid;

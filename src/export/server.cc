@@ -83,7 +83,7 @@ constexpr Table make_l() {
 // not know at all does.
 constexpr Table make_duct() {
     Table t = make_l();
-    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2)
+    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2) SLOT(Twalkattr)
     return t;
 }
 constexpr Table make_plain() {

@@ -192,7 +192,19 @@ DUCT_HANDLER(Tlock) DUCT_HANDLER(Tgetlock)
 DUCT_HANDLER(Topen) DUCT_HANDLER(Tcreate) DUCT_HANDLER(Tstat) DUCT_HANDLER(Twstat)
 // the duct extension, only in a session that negotiated it (ext.cc)
 DUCT_HANDLER(Tfallocate) DUCT_HANDLER(Tlseek) DUCT_HANDLER(Trenameat2)
+DUCT_HANDLER(Twalkattr)
 #undef DUCT_HANDLER
+
+// walk(5) from fid to newfid (walk.cc; h_Twalk is this with end null).
+// With end: a complete walk also fills *end with the final file's stat and
+// the xattrs it provably lacks (p9::XNONE_*), for Twalkattr.
+struct WalkEnd {
+    struct stat st {};
+    uint32_t xnone = 0;
+};
+Reply walk_fid(Ctx& c, uint32_t fid, uint32_t newfid, const p9::WNames& wname, WalkEnd* end);
+// A file's stat as Tgetattr answers it (meta.cc).
+p9::Rgetattr getattr_of(Session& s, const struct stat& st);
 
 // Reads of a directory in 9P2000 (packed stat records; dir.cc) and reads of
 // an xattr fid (xattr.cc), called from h_Tread with f.mu held.

@@ -9,10 +9,13 @@
 // walk close with the request. Runs on worker threads.
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "export/creds.h"
 #include "export/session.h"
+
+#include <string_view>
 
 namespace duct::exp {
 
@@ -75,11 +78,37 @@ Reply h_Tattach(Ctx& c, const p9::Tattach& m) {
 // walk(5): nwname 0 clones; a walk that fails at the first name is an error,
 // one that fails later returns the qids walked and leaves newfid unused;
 // newfid must be unused unless it equals fid.
-Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
-    auto f = c.fid(m.fid);
+Reply h_Twalk(Ctx& c, const p9::Twalk& m) { return walk_fid(c, m.fid, m.newfid, m.wname, nullptr); }
+
+// The xattrs of the file at O_PATH descriptor fd that it provably lacks
+// (Rwalkattr xnone): one listxattr through /proc/self/fd, which names the
+// inode itself. A symlink would be followed there, so it gets 0 (unknown),
+// as does any error: the mount then asks as before.
+static uint32_t xattrs_absent(int fd, mode_t type) {
+    if (S_ISLNK(type)) return 0;
+    char buf[4096];
+    ssize_t n = listxattr(proc_path(fd).c_str(), buf, sizeof buf);
+    if (n < 0) return errno == ENOTSUP ? p9::XNONE_SELINUX | p9::XNONE_ACL_ACCESS |
+                                             p9::XNONE_ACL_DEFAULT | p9::XNONE_CAPABILITY
+                                       : 0;  // ERANGE (a long list) too: unknown
+    uint32_t none = p9::XNONE_SELINUX | p9::XNONE_ACL_ACCESS | p9::XNONE_ACL_DEFAULT |
+                    p9::XNONE_CAPABILITY;
+    for (ssize_t i = 0; i < n;) {
+        std::string_view name(buf + i);
+        if (name == "security.selinux") none &= ~p9::XNONE_SELINUX;
+        else if (name == "system.posix_acl_access") none &= ~p9::XNONE_ACL_ACCESS;
+        else if (name == "system.posix_acl_default") none &= ~p9::XNONE_ACL_DEFAULT;
+        else if (name == "security.capability") none &= ~p9::XNONE_CAPABILITY;
+        i += ssize_t(name.size()) + 1;
+    }
+    return none;
+}
+
+Reply walk_fid(Ctx& c, uint32_t fid, uint32_t newfid, const p9::WNames& wname, WalkEnd* end) {
+    auto f = c.fid(fid);
     if (!f) return fail(EBADF);
-    if (m.newfid != m.fid && c.s.fids.get(m.newfid)) return fail(EBADF);
-    if (m.newfid == m.fid) {
+    if (newfid != fid && c.s.fids.get(newfid)) return fail(EBADF);
+    if (newfid == fid) {
         // walk(5) forbids walking an open fid. Cloning one is harmless (the
         // new fid starts unopened) and the Linux client may clone a fid it
         // has open, so only moving an open fid, which would lose its open
@@ -87,15 +116,22 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
         std::lock_guard<std::mutex> g(f->mu);
         if (f->opened()) return fail(EBUSY);
     }
-    std::string path = c.s.fids.path(m.fid);
+    std::string path = c.s.fids.path(fid);
     auto nf = std::make_shared<Fid>();
     nf->user = f->user;
     nf->type = f->type;
     nf->dev = f->dev;
     nf->ino = f->ino;
     p9::WQids qids;
-    if (m.wname.empty()) {
+    if (wname.empty()) {
         nf->ref = f->ref;  // a clone shares the reference: no syscall at all
+        if (end) {
+            int err = 0;
+            PathFd p = f->at(err);
+            if (!p) return fail(err);
+            if (int e = stat_fd(p.get(), end->st)) return fail(e);
+            end->xnone = xattrs_absent(p.get(), end->st.st_mode);
+        }
     } else {
         int err = 0;
         PathFd start = f->at(err);
@@ -103,8 +139,8 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
         // cur: the file walked to so far (start before the first step);
         // prev: the directory cur was reached from.
         Fd cur, prev;
-        for (size_t i = 0; i < m.wname.size(); i++) {
-            const std::string& name = m.wname[i];
+        for (size_t i = 0; i < wname.size(); i++) {
+            const std::string& name = wname[i];
             const int dir = cur ? cur.get() : start.get();
             err = check_name(name, true);
             Fd next;
@@ -135,6 +171,10 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
                 return p9::Rwalk{qids};
             }
             qids.push_back(qid_of(c.s, nst));
+            if (end && i + 1 == wname.size()) {
+                end->st = nst;
+                end->xnone = xattrs_absent(next.get(), nst.st_mode);
+            }
             prev = std::move(cur);
             cur = std::move(next);
             nf->type = nst.st_mode & S_IFMT;
@@ -144,12 +184,12 @@ Reply h_Twalk(Ctx& c, const p9::Twalk& m) {
         }
         nf->ref = c.s.handles.hold(std::move(cur), prev ? prev.get() : start.get(), nf->is_dir());
     }
-    if (m.newfid == m.fid) {
-        if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), path, c.gen)) return fail(EBADF);
+    if (newfid == fid) {
+        if (!c.s.fids.replace(fid, f.get(), std::move(nf), path, c.gen)) return fail(EBADF);
         release_locks(c.s, *f);  // the replaced Fid is gone as if clunked
     } else {
         int err = 0;
-        if (!c.s.fids.add(m.newfid, std::move(nf), path, err, c.gen)) return fail(err);
+        if (!c.s.fids.add(newfid, std::move(nf), path, err, c.gen)) return fail(err);
     }
     return p9::Rwalk{qids};
 }

@@ -24,6 +24,8 @@ constexpr char kDefaultAcl[] = "system.posix_acl_default";
 bool has_default_acl(Fs& fs, fuse_req_t req, fuse_ino_t dir) {
     bool has;
     if (fs.default_acl.get(dir, has)) return has;
+    uint32_t none;  // the lookup's Rwalkattr may have said so already
+    if (fs.xnone.get(dir, none) && (none & p9::XNONE_ACL_DEFAULT)) return false;
     NodeFid dfid;
     if (node_fid(fs, dir, dfid)) return false;
     uint32_t xfid = fs.c.alloc_fid();
@@ -48,6 +50,7 @@ uint32_t create_mode(Fs& fs, fuse_req_t req, fuse_ino_t parent, mode_t mode) {
 
 void forget_default_acl(Fs& fs, fuse_ino_t dir, const char* xattr_name) {
     if (std::strcmp(xattr_name, kDefaultAcl) == 0) fs.default_acl.forget(dir);
+    fs.xnone.forget(dir);
 }
 
 }  // namespace duct::mnt

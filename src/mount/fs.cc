@@ -71,6 +71,28 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
     NodeFid dfid;
     uint32_t fid;
     if (int err = node_fid(fs, parent, dfid)) return err;
+    if (fs.c.duct_ext() && !fs.no_walkattr.load()) {
+        // One round trip: the walk and the attributes (duct extension).
+        fid = fs.c.alloc_fid();
+        Rwalkattr w;
+        int err = fs.c.call(Twalkattr{dfid, fid, {name}}, w, req);
+        if (err != ENOSYS) {
+            if (!err && w.wqid.size() != 1) err = ENOENT;  // walk(5): no newfid
+            if (err) {
+                fs.c.free_fid(fid);
+                return err;
+            }
+            Rgetattr a;
+            copy_attrs(w, a);
+            map_ids(fs, a);
+            entry_from(fs, fid, a, e);
+            if (w.xnone) fs.xnone.put(e.ino, w.xnone, fs.timeout);
+            else fs.xnone.forget(e.ino);
+            return 0;
+        }
+        fs.c.free_fid(fid);
+        fs.no_walkattr = true;
+    }
     if (int err = walk(fs, dfid, name, fid, req)) return err;
     Rgetattr a;
     if (int err = getattr(fs, fid, a, req)) {

@@ -37,6 +37,9 @@ struct Fs {
     // The peer answered EOPNOTSUPP to Trenameat / Tunlinkat (diod does):
     // use Trename / Tremove from then on.
     std::atomic<bool> no_renameat{false}, no_unlinkat{false};
+    // A duct older than Twalkattr answered it ENOSYS: lookups walk and
+    // getattr in two round trips from then on.
+    std::atomic<bool> no_walkattr{false};
 
     // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
     bool dont_mask = false;
@@ -44,6 +47,10 @@ struct Fs {
     // security.capability (ops_xattr_lock.cc). Believed for `timeout`.
     InodeMemo<bool> default_acl;
     InodeMemo<bool> no_capability;
+    // File -> the p9::XNONE_* xattrs it has none of, as Rwalkattr said
+    // (ops_xattr_lock.cc answers ENODATA for them). Believed for `timeout`;
+    // forgotten when the mount sets or removes an xattr of that inode.
+    InodeMemo<uint32_t> xnone;
 
     // Open file and directory fids (fi->fh), so teardown can clunk the ones
     // the kernel never released. open_mu guards open_fids; leaf lock.

@@ -51,6 +51,21 @@ static constexpr char kCapability[] = "security.capability";
 
 static void forget_capability(Fs& fs, fuse_ino_t ino, const char* name) {
     if (std::strcmp(name, kCapability) == 0) fs.no_capability.forget(ino);
+    fs.xnone.forget(ino);  // whatever the name: the bits were one listing
+}
+
+// A lookup's Rwalkattr said the file has no such xattr (fs.xnone): the
+// answer is ENODATA without a Txattrwalk. With FUSE_CAP_POSIX_ACL the
+// kernel asks system.posix_acl_access of every file it stats for `ls -l`,
+// and security.selinux for labels: two round trips a file otherwise.
+static bool known_absent(Fs& fs, fuse_ino_t ino, const char* name) {
+    uint32_t bit = std::strcmp(name, "security.selinux") == 0          ? XNONE_SELINUX
+                   : std::strcmp(name, "system.posix_acl_access") == 0  ? XNONE_ACL_ACCESS
+                   : std::strcmp(name, "system.posix_acl_default") == 0 ? XNONE_ACL_DEFAULT
+                   : std::strcmp(name, kCapability) == 0                ? XNONE_CAPABILITY
+                                                                        : 0;
+    uint32_t none;
+    return bit && fs.xnone.get(ino, none) && (none & bit);
 }
 
 static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
@@ -58,6 +73,7 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char* name, size_t
     bool cap = std::strcmp(name, kCapability) == 0;
     bool none;
     if (cap && fs.no_capability.get(ino, none)) return (void)fuse_reply_err(req, ENODATA);
+    if (*name && known_absent(fs, ino, name)) return (void)fuse_reply_err(req, ENODATA);
     NodeFid fid;
     if (int e = node_fid(fs, ino, fid)) return (void)fuse_reply_err(req, e);
     uint32_t xfid = fs.c.alloc_fid();

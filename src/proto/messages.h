@@ -41,7 +41,9 @@ const char* dialect_name(Dialect d);  // "9P2000", "9P2000.L", "9P2000.L.duct"
 // ages meet at the older one's level. Every other server strips or refuses
 // the suffix (diod: Rlerror EIO; hugelgupf/p9: "unknown"; Plan 9, Inferno
 // and older ducts: "9P2000"); the mount then retries "9P2000.L", then
-// "9P2000" (mount.cc). Level 1: Tfallocate, Tlseek, Trenameat2, flock.
+// "9P2000" (mount.cc). Level 1: Tfallocate, Tlseek, Trenameat2, flock, and later Twalkattr,
+// which a duct older than it answers ENOSYS (an unknown type): the mount
+// then stops sending it (Fs::no_walkattr).
 constexpr const char* kDuctVersionPrefix = "9P2000.L.duct.";
 constexpr u32 kDuctLevel = 1;
 std::string duct_version(u32 level);  // "9P2000.L.duct.<level>"
@@ -74,6 +76,11 @@ constexpr u8 LOCK_TYPE_RDLCK = 0, LOCK_TYPE_WRLCK = 1, LOCK_TYPE_UNLCK = 2;
 constexpr u32 LOCK_FLAGS_BLOCK = 1, LOCK_FLAGS_RECLAIM = 2;
 // Duct extension (table.h): the Tlock is a flock(2) of the fid's open file.
 constexpr u32 LOCK_FLAGS_FLOCK = 0x100;
+// Duct extension: Rwalkattr xnone bits, "the file has no such xattr".
+constexpr u32 XNONE_SELINUX = 0x1,      // security.selinux
+              XNONE_ACL_ACCESS = 0x2,   // system.posix_acl_access
+              XNONE_ACL_DEFAULT = 0x4,  // system.posix_acl_default
+              XNONE_CAPABILITY = 0x8;   // security.capability
 constexpr u8 LOCK_SUCCESS = 0, LOCK_BLOCKED = 1, LOCK_ERROR = 2, LOCK_GRACE = 3;
 // Tunlinkat flag (same value as AT_REMOVEDIR)
 constexpr u32 AT_REMOVEDIR_9P = 0x200;
@@ -157,6 +164,16 @@ using Message =
 #undef DUCT_MSG_ALT
 #undef DUCT_MSG_NOFIELD
 #undef DUCT_MSG_NOEND
+
+// Rwalkattr carries Rgetattr's fields (table.h): between the two.
+#define DUCT_GETATTR_FIELDS(X)                                                       \
+    X(valid) X(qid) X(mode) X(uid) X(gid) X(nlink) X(rdev) X(size) X(blksize)        \
+    X(blocks) X(atime_sec) X(atime_nsec) X(mtime_sec) X(mtime_nsec) X(ctime_sec)     \
+    X(ctime_nsec) X(btime_sec) X(btime_nsec) X(gen) X(data_version)
+#define DUCT_COPY_FIELD(f) to.f = from.f;
+inline void copy_attrs(const Rgetattr& from, Rwalkattr& to) { DUCT_GETATTR_FIELDS(DUCT_COPY_FIELD) }
+inline void copy_attrs(const Rwalkattr& from, Rgetattr& to) { DUCT_GETATTR_FIELDS(DUCT_COPY_FIELD) }
+#undef DUCT_COPY_FIELD
 
 // The name of a message type number, or nullptr if the table has no such row.
 const char* type_name(u8 type);

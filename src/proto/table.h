@@ -16,10 +16,10 @@
 // The duct extension ("9P2000.L.duct.1", see kDuctVersionPrefix in
 // messages.h): between two ducts only, when Tversion negotiated it, the
 // mount may also send the Duct rows below, for what 9P2000.L cannot say.
-// Their numbers, 80..85, are in the gap no dialect uses: 9P2000.L ends at
+// Their numbers, 80..87, are in the gap no dialect uses: 9P2000.L ends at
 // Runlinkat 77 and 9P2000 (and 9P2000.u, which adds no types) starts at
 // Tversion 100 (Linux include/net/9p/9p.h); gVisor's p9 extensions use
-// 124..139 and 250, 9P2000.e 150.. . Future extensions take 86..99.
+// 124..139 and 250, 9P2000.e 150.. . Future extensions take 88..99.
 //   Tfallocate fid[4] mode[4] offset[8] length[8]       fallocate(2) on the
 //       open fid; mode is Linux's FALLOC_FL_* bits, passed as they are.
 //   Tlseek fid[4] offset[8] whence[1] -> Rlseek offset[8]
@@ -28,6 +28,18 @@
 //   Trenameat2 olddirfid[4] oldname[s] newdirfid[4] newname[s] flags[4]
 //       Trenameat plus renameat2(2)'s flags (RENAME_NOREPLACE 1,
 //       RENAME_EXCHANGE 2).
+//   Twalkattr fid[4] newfid[4] nwname[2] nwname*(wname[s])
+//   -> Rwalkattr nwqid[2] nwqid*(wqid[13]) xnone[4] valid[8] qid[13] mode[4]
+//      uid[4] gid[4] nlink[8] rdev[8] size[8] blksize[8] blocks[8]
+//      atime_sec[8] atime_nsec[8] mtime_sec[8] mtime_nsec[8] ctime_sec[8]
+//      ctime_nsec[8] btime_sec[8] btime_nsec[8] gen[8] data_version[8]
+//       Twalk and Tgetattr of the file walked to in one round trip (a
+//       lookup). The walk is walk(5)'s: a partial one makes no newfid and
+//       its reply carries only the qids walked (xnone and attributes zero).
+//       The attribute fields are Rgetattr's, for the final file. xnone:
+//       the xattrs the exporting side knows the file does NOT have, from
+//       one llistxattr there (XNONE_* in messages.h; 0 when it could not
+//       tell), so the mount answers ENODATA for them without asking.
 // And one flag bit in an existing message: Tlock flags LOCK_FLAGS_FLOCK
 // (0x100, messages.h) makes it a BSD flock(2) of the fid's own open file
 // rather than a POSIX record lock; start/length/proc_id are then unused.
@@ -95,6 +107,12 @@
     MSG(Trenameat2, 84, Duct) F(u32, olddirfid) F(str, oldname) F(u32, newdirfid)        \
         F(str, newname) F(u32, flags) END()                                               \
     MSG(Rrenameat2, 85, Duct) END()                                                       \
+    MSG(Twalkattr, 86, Duct) F(u32, fid) F(u32, newfid) F(WNames, wname) END()            \
+    MSG(Rwalkattr, 87, Duct) F(WQids, wqid) F(u32, xnone) F(u64, valid) F(Qid, qid)      \
+        F(u32, mode) F(u32, uid) F(u32, gid) F(u64, nlink) F(u64, rdev) F(u64, size)     \
+        F(u64, blksize) F(u64, blocks) F(u64, atime_sec) F(u64, atime_nsec)              \
+        F(u64, mtime_sec) F(u64, mtime_nsec) F(u64, ctime_sec) F(u64, ctime_nsec)        \
+        F(u64, btime_sec) F(u64, btime_nsec) F(u64, gen) F(u64, data_version) END()      \
     MSG(Tversion, 100, Any) F(u32, msize) F(str, version) END()                           \
     MSG(Rversion, 101, Any) F(u32, msize) F(str, version) END()                           \
     MSG(Tauth, 102, Any) F(u32, afid) F(str, uname) F(str, aname) F(NUname, n_uname)     \

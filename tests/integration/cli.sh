@@ -68,7 +68,7 @@ if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
         expect_eq "traced duct B exits 0" 0 "$(wait_file_rc "$T/b.rc" 10)"
         check "A's trace has the Tversion it sent" grep -q 'Tversion tag 65535 msize' "$T/a.log"
         check "B's trace has the Tversion it received" grep -q 'Tversion tag 65535 msize' "$T/b.log"
-        check "A's trace has a Twalk in Plan 9 notation" grep -Eq 'Twalk tag [0-9]+ fid [0-9]+ newfid [0-9]+ nwname 1 0:f' "$T/a.log"
+        check "A's trace has a Twalk (or the extension's Twalkattr) in Plan 9 notation" grep -Eq 'Twalk(attr)? tag [0-9]+ fid [0-9]+ newfid [0-9]+ nwname 1 0:f' "$T/a.log"
         check "B's trace has an Rattach with a qid" grep -Eq 'Rattach tag [0-9]+ qid \([0-9a-f]{16} [0-9]+ d\)' "$T/b.log"
         check "A offered and B answered the duct extension" grep -q 'Rversion tag 65535 msize [0-9]* version 9P2000.L.duct.1' "$T/a.log"
         check "A's trace has the Tfallocate it sent" grep -Eq 'Tfallocate tag [0-9]+ fid [0-9]+ mode 0+ offset 0 length 8192' "$T/a.log"

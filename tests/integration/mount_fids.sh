@@ -40,7 +40,7 @@ else bad "fids held after 3 passes: $held, want <= $((N + 50)) (one per file)"; 
 
 # The trace: each pass really walked every name again, and what it walked
 # it clunked but one fid per node.
-walks=$(grep -c -- '-> Twalk .* nwname 1 ' "$T/mnt.log" || true)
+walks=$(grep -Ec -- '-> Twalk(attr)? .* nwname 1 ' "$T/mnt.log" || true)
 clunks=$(grep -c -- '-> Tclunk ' "$T/mnt.log" || true)
 log "trace: $walks one-name Twalks, $clunks Tclunks"
 if [ "$walks" -ge $((3 * N)) ]; then ok "every pass looked each name up ($walks walks)"

@@ -676,6 +676,48 @@ TEST_F(ExportTest, DuctExtensionOnlyWhenNegotiated) {
     EXPECT_EQ(Peer::ename(p.rpc(Tfallocate{1, 0, 0, 200})), errstr_of(ENOSYS));
 }
 
+// Twalkattr: walk(5) plus the final file's attributes and the xattrs it
+// lacks; a partial walk makes no newfid; a plain .L session has no such
+// message.
+TEST_F(ExportTest, DuctWalkattrWalksAndStats) {
+    Peer p(root);
+    p.version_attach();
+    EXPECT_EQ(Peer::lerr(p.rpc(Twalkattr{0, 1, {"a"}})), ENOSYS);
+    p.version_attach(0, Peer::kDuct);
+    auto r = p.rpc(Twalkattr{0, 1, {"a", "hello.txt"}});
+    ASSERT_EQ(Peer::lerr(r), 0);
+    auto& w = std::get<Rwalkattr>(r.msg);
+    ASSERT_EQ(w.wqid.size(), 2u);
+    struct stat st;
+    ASSERT_EQ(lstat((root / "a" / "hello.txt").c_str(), &st), 0);
+    EXPECT_EQ(w.qid, w.wqid[1]);
+    EXPECT_EQ(w.valid, GETATTR_BASIC);
+    EXPECT_EQ(w.mode, st.st_mode);
+    EXPECT_EQ(w.size, uint64_t(st.st_size));
+    EXPECT_EQ(w.mtime_sec, uint64_t(st.st_mtim.tv_sec));
+    // As Tgetattr of the new fid says.
+    auto g = std::get<Rgetattr>(p.rpc(Tgetattr{1, GETATTR_ALL}).msg);
+    Rgetattr fromw;
+    copy_attrs(w, fromw);
+    EXPECT_EQ(fromw, g);
+    // No capability yet; one set on disk clears the bit (where it can be set).
+    EXPECT_EQ(w.xnone & XNONE_CAPABILITY, XNONE_CAPABILITY);
+    const char cap[] = "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    if (setxattr((root / "a" / "hello.txt").c_str(), "security.capability", cap, 20, 0) == 0) {
+        auto r2 = p.rpc(Twalkattr{0, 2, {"a", "hello.txt"}});
+        ASSERT_EQ(Peer::lerr(r2), 0);
+        EXPECT_EQ(std::get<Rwalkattr>(r2.msg).xnone & XNONE_CAPABILITY, 0u);
+    }
+    // Partial: the qids walked, no newfid (a Tclunk of it fails).
+    auto r3 = p.rpc(Twalkattr{0, 3, {"a", "nothing"}});
+    ASSERT_EQ(Peer::lerr(r3), 0);
+    EXPECT_EQ(std::get<Rwalkattr>(r3.msg).wqid.size(), 1u);
+    EXPECT_EQ(std::get<Rwalkattr>(r3.msg).valid, 0u);
+    EXPECT_EQ(Peer::lerr(p.rpc(Tclunk{3})), EBADF);
+    EXPECT_EQ(Peer::lerr(p.rpc(Twalkattr{0, 3, {"nothing"}})), ENOENT);
+    EXPECT_EQ(Peer::lerr(p.rpc(Twalkattr{0, 3, {"a/b"}})), EINVAL);
+}
+
 // fallocate(2) on the fid's open file, every mode the exported file system
 // has, with its own errno: each case is run on a twin file locally too.
 TEST_F(ExportTest, DuctFallocateAnswersAsTheFileSystemDoes) {

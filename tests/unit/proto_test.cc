@@ -241,8 +241,8 @@ TEST(ProtoTable, NumbersUniqueParityAndNames) {
             EXPECT_TRUE(seen.count(r - 1)) << "no request for type " << r;
         }
     // issue 2 asks for every 9P2000 and 9P2000.L message; the duct extension
-    // adds 3 pairs
-    EXPECT_EQ(rows, 72);  // 39 of 9P2000.L (7..77) + 6 of duct (80..85) + 27 of 9P2000 (100..127)
+    // adds 4 pairs
+    EXPECT_EQ(rows, 74);  // 39 of 9P2000.L (7..77) + 8 of duct (80..87) + 27 of 9P2000 (100..127)
     for (int t : {100, 102, 104, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126, 8, 12, 14, 16, 18,
                   20, 22, 24, 26, 30, 32, 40, 50, 52, 54, 70, 72, 74, 76})
         EXPECT_TRUE(p9::known_type(p9::u8(t))) << t;
@@ -461,6 +461,33 @@ std::vector<Vector> vectors() {
                  "Trenameat2 tag 3 olddirfid 1 oldname a newdirfid 2 newname b flags 02"});
     v.push_back({"Rrenameat2", Dialect::Duct, {3, p9::Rrenameat2{}}, hex("07 00 00 00 55 03 00"),
                  "Rrenameat2 tag 3"});
+    // Twalkattr tag[2] fid[4] newfid[4] nwname[2] wname[s]: Twalk's layout
+    v.push_back({"Twalkattr", Dialect::Duct, {5, p9::Twalkattr{1, 2, {"ab"}}},
+                 hex("15 00 00 00 56 05 00 01 00 00 00 02 00 00 00 01 00 02 00 61 62"),
+                 "Twalkattr tag 5 fid 1 newfid 2 nwname 1 0:ab"});
+    // Rwalkattr of a partial walk: no qids and every attribute field zero,
+    // 7 + nwqid[2] + xnone[4] + valid[8] + qid[13] + 3*4 + 15*8 = 166 bytes
+    v.push_back({"Rwalkattr partial", Dialect::Duct, {5, p9::Rwalkattr{}},
+                 hex("a6 00 00 00 57 05 00") + std::string(159, '\0'),
+                 "Rwalkattr tag 5 nwqid 0 xnone 0 valid 0 qid (0000000000000000 0 ) mode 00 uid 0 "
+                 "gid 0 nlink 0 rdev 0 size 0 blksize 0 blocks 0 atime_sec 0 atime_nsec 0 "
+                 "mtime_sec 0 mtime_nsec 0 ctime_sec 0 ctime_nsec 0 btime_sec 0 btime_nsec 0 gen 0 "
+                 "data_version 0"});
+    {
+        // A complete one: one qid, xnone = all four, the attributes after it.
+        p9::Rwalkattr r;
+        r.wqid = {p9::Qid{p9::QTFILE, 0, 7}};
+        r.xnone = p9::XNONE_SELINUX | p9::XNONE_ACL_ACCESS | p9::XNONE_ACL_DEFAULT | p9::XNONE_CAPABILITY;
+        r.valid = p9::GETATTR_BASIC;
+        r.qid = r.wqid[0];
+        r.mode = 0100644;
+        r.size = 3;
+        std::string b = hex("b3 00 00 00 57 06 00 01 00 00 00 00 00 00 07 00 00 00 00 00 00 00"
+                            "0f 00 00 00 ff 07 00 00 00 00 00 00"
+                            "00 00 00 00 00 07 00 00 00 00 00 00 00 a4 81 00 00");
+        b += std::string(4 + 4 + 8 + 8, '\0') + hex("03 00 00 00 00 00 00 00") + std::string(12 * 8, '\0');
+        v.push_back({"Rwalkattr", Dialect::Duct, {6, r}, b, ""});
+    }
     // flock as our mount sends it: Tlock tag[2] fid[4] type[1] flags[4]
     // start[8] length[8] proc_id[4] client_id[s]; LOCK_EX|LOCK_NB is
     // WRLCK with LOCK_FLAGS_FLOCK (0x100) and no LOCK_FLAGS_BLOCK
