@@ -13,6 +13,7 @@ PKGS=(
     # tests: a third-party 9P server, the kernel-client VM, tools the tests drive
     diod qemu-system-x86 busybox-static socat attr sqlite3 git make gcc rsync tar
     xz-utils zstd kmod procps psmisc coreutils util-linux e2fsprogs
+    python3   # the raw-9P peers and mmap writers of several integration tests, bench/report.py
     # benchmark peers
     sshfs bindfs openssh-client openssh-server openssh-sftp-server
 )
