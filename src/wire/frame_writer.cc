@@ -132,11 +132,7 @@ bool FrameWriter::close_write_within(std::chrono::milliseconds limit) {
 void FrameWriter::abort() {
     {
         std::lock_guard<std::mutex> g(mu_);
-        broken_ = true;
-        small_.clear();
-        bulk_.clear();
-        queued_ = small_queued_ = 0;
-        replies_ = 0;
+        break_locked();
     }
     cv_.notify_all();
     space_.notify_all();
@@ -173,16 +169,21 @@ std::string FrameWriter::unread_locked() const {
     return "";
 }
 
+// The channel is gone (under mu_): nothing queued will ever be written.
+void FrameWriter::break_locked() {
+    broken_ = true;
+    small_.clear();
+    bulk_.clear();
+    queued_ = small_queued_ = 0;
+    replies_ = 0;
+}
+
 // From the writer thread only: the channel is broken.
 void FrameWriter::fail(const std::string& why) {
     {
         std::lock_guard<std::mutex> g(mu_);
         if (broken_) return;  // abort() got there first: nobody needs telling
-        broken_ = true;
-        small_.clear();
-        bulk_.clear();
-        queued_ = small_queued_ = 0;
-        replies_ = 0;
+        break_locked();
     }
     space_.notify_all();
     if (on_error_) on_error_(why);

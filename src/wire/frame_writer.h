@@ -122,6 +122,7 @@ private:
     void run();
     bool write_batch(std::deque<Item>& batch);  // false: stopped or broken
     void fail(const std::string& why);
+    void break_locked();
     std::string unread_locked() const;
     void wake();
 
