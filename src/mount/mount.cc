@@ -34,6 +34,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -71,15 +72,18 @@ void abort_conn(const std::string& conn) {
 // `waiting`), or until `deadline`; true if none is left (or we cannot tell).
 // syncfs(2) returns once FUSE has queued the writes of the dirty pages, not
 // once they are answered (it waits for no FUSE writeback): aborting the
-// connection before then would drop them. A request that blocks for long
-// (a lock waiter) holds this until the deadline.
-bool wait_conn_idle(const std::string& conn, std::chrono::steady_clock::time_point deadline) {
+// connection before then would drop them. Blocking locks parked with the
+// LockWaiter (`parked`) count in `waiting` but wait for another process,
+// not for us: they are not waited for (unmount fails them), else every
+// SIGTERM with a lock waiter would take the whole deadline.
+bool wait_conn_idle(const std::string& conn, std::chrono::steady_clock::time_point deadline,
+                    const std::function<long()>& parked) {
     if (conn.empty()) return true;
     std::string path = conn_file(conn, "waiting");
     for (;;) {
         std::ifstream in(path);
         long n = -1;
-        if (!(in >> n) || n <= 0) return true;
+        if (!(in >> n) || n - parked() <= 0) return true;
         if (std::chrono::steady_clock::now() >= deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -421,7 +425,7 @@ void FuseMount::unmount() {
     // Before anything is detached (the loop must still serve the writes).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kFlushSeconds);
     Place where = dev_.empty() ? Place::Top : place_of(mp_, dev_);
-    if (!flush_within(mp_, where, kFlushSeconds) || !wait_conn_idle(conn_, deadline))
+    if (!flush_within(mp_, where, kFlushSeconds) || !wait_conn_idle(conn_, deadline, [this] { return long(fs_.locks.waiting()); }))
         log_error("mount: flushing %s took more than %d s; unmounting it anyway", mp_.c_str(), kFlushSeconds);
     end_loop(false);
 }
