@@ -46,6 +46,7 @@ public:
         const char* argv[] = {"stallfs", "-o", "fsname=stallfs", nullptr};
         fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
         se_ = fuse_session_new(&args, &ops, sizeof ops, this);
+        fuse_opt_free_args(&args);  // the parser's copy is the caller's to free
         if (!se_) {
             err = "fuse_session_new failed";
             return false;
