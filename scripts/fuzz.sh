@@ -8,8 +8,8 @@
 # Exit status 1 if any target found a crash, leak, hang or sanitizer report
 # (the report is printed, and the input that caused it is named).
 # Environment: DUCT_FUZZ_BUILD (default build-fuzz), FUZZ_TARGETS (names,
-# default all), FUZZ_JOBS unused (one target at a time; each is single
-# process). Reproduce a crash: $BUILD/fuzz/TARGET_fuzz ARTIFACT.
+# default all; one target at a time). Reproduce a crash:
+# $BUILD/fuzz/TARGET_fuzz ARTIFACT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}

@@ -16,11 +16,11 @@ rc=0
 ctest --test-dir build --output-on-failure --timeout 300 </dev/null || rc=$?
 # Then the sanitizer runs (ASan+UBSan, TSan; scripts/sanitize.sh) and a
 # short fuzz run of every target (scripts/fuzz.sh), each in its own build
-# dir; DUCT_FUZZ_SECONDS per target (default 25).
+# dir; DUCT_FUZZ_SECONDS per target (default 20).
 failed=()
 [ "$rc" = 0 ] || failed+=("the test suite (ctest exit $rc)")
 scripts/sanitize.sh </dev/null || failed+=("scripts/sanitize.sh (a test failed or a sanitizer reported, see above)")
-scripts/fuzz.sh "${DUCT_FUZZ_SECONDS:-25}" </dev/null || failed+=("scripts/fuzz.sh (a fuzz target crashed, see above)")
+scripts/fuzz.sh "${DUCT_FUZZ_SECONDS:-20}" </dev/null || failed+=("scripts/fuzz.sh (a fuzz target crashed, see above)")
 if [ ${#failed[@]} -gt 0 ]; then
     printf 'test.sh: FAILED: %s\n' "${failed[@]}" >&2
     exit 1
