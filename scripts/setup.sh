@@ -10,6 +10,7 @@ PKGS=(
     # build
     g++ cmake ninja-build pkg-config libfuse3-dev fuse3
     googletest libgtest-dev libbenchmark-dev
+    clang libclang-rt-14-dev   # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
     # tests: a third-party 9P server, the kernel-client VM, tools the tests drive
     diod qemu-system-x86 busybox-static socat attr sqlite3 git make gcc rsync tar
     xz-utils zstd kmod procps psmisc coreutils util-linux e2fsprogs

@@ -313,6 +313,8 @@ bool FuseMount::start(std::string& err) {
     // Client::deliver set the dialect from Rversion; each has its own table.
     const fuse_lowlevel_ops& ops = client_.dialect() == Dialect::P2000 ? fuse_ops_plain() : fuse_ops();
     fuse_session* se = fuse_session_new(&args, &ops, sizeof(fuse_lowlevel_ops), &fs_);
+    // The option parser rewrites args into memory of its own: ours to free.
+    fuse_opt_free_args(&args);
     if (!se) {
         err = "cannot create the FUSE session";
         release_fids();
@@ -335,7 +337,7 @@ bool FuseMount::start(std::string& err) {
         se_ = se;
         mounted_ = true;
     }
-    loop_ = std::thread([this, se] {
+    loop_ = std::thread([se] {
         fuse_loop_config* cfg = fuse_loop_cfg_create();
         fuse_loop_cfg_set_max_threads(cfg, 64);
         int r = fuse_session_loop_mt(se, cfg);

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -46,6 +47,7 @@ public:
         const char* argv[] = {"stallfs", "-o", "fsname=stallfs", nullptr};
         fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
         se_ = fuse_session_new(&args, &ops, sizeof ops, this);
+        fuse_opt_free_args(&args);  // the parser's copy is the caller's to free
         if (!se_) {
             err = "fuse_session_new failed";
             return false;
@@ -81,8 +83,21 @@ public:
         if (!se_) return;
         release();
         fuse_session_exit(se_);
-        fuse_session_unmount(se_);  // ends the loop's read of /dev/fuse
+        // End the loop's read of /dev/fuse by ending the connection (the
+        // kernel then fails the read with ENODEV), and only then close the
+        // fd: closing it under the blocked read is a race (ThreadSanitizer).
+        struct stat st{};
+        bool have_dev = ::stat(dir_.c_str(), &st) == 0;
+        umount2(dir_.c_str(), MNT_DETACH);
+        if (have_dev) {
+            std::string abort_path = "/sys/fs/fuse/connections/" + std::to_string(minor(st.st_dev)) + "/abort";
+            if (FILE* f = fopen(abort_path.c_str(), "we")) {
+                fputs("1", f);
+                fclose(f);
+            }
+        }
         if (loop_.joinable()) loop_.join();
+        fuse_session_unmount(se_);  // closes the fd, frees libfuse's copy of the path
         fuse_session_destroy(se_);
     }
 
