@@ -118,7 +118,7 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs, kKey, kNoAuth, kGenkey };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
         {"timeout", required_argument, nullptr, kTimeout},
         {"read-only", no_argument, nullptr, kReadOnly},
         {"as", required_argument, nullptr, kAs},
+        {"key", required_argument, nullptr, kKey},
+        {"no-auth", no_argument, nullptr, kNoAuth},
+        {"genkey", required_argument, nullptr, kGenkey},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -202,6 +205,23 @@ int main(int argc, char** argv) {
             o.timeout = int(n);
             break;
         case kReadOnly: o.read_only = true; break;
+        case kKey:
+            if (!*optarg) usage_error("--key needs a key file (make one with duct --genkey FILE)");
+            o.key_file = optarg;
+            break;
+        case kNoAuth: o.no_auth = true; break;
+        case kGenkey: {
+            // A command of its own: nothing else runs.
+            std::string why;
+            if (!*optarg) usage_error("--genkey needs a file name");
+            if (!duct::generate_key(optarg, why)) {
+                std::fprintf(stderr, "duct: %s\n", why.c_str());
+                return 1;
+            }
+            std::fprintf(stderr, "duct: wrote a new key to %s (mode 0600); copy it to the other machine "
+                                 "(scp, keep it mode 0600) and give both ends --key %s\n", optarg, optarg);
+            return 0;
+        }
         case kAs: {
             struct passwd* pw = getpwnam(optarg);
             if (!pw && parse_uint(optarg, 0xFFFFFFFEul, n)) pw = getpwuid(uid_t(n));
@@ -249,7 +269,22 @@ int main(int argc, char** argv) {
     if (!o.listen.empty() || !o.dial.empty()) {
         // Validate the address now, so a typo is a usage error (status 2).
         std::string why;
-        if (!duct::valid_address(o.listen.empty() ? o.dial : o.listen, why)) usage_error(why);
+        const std::string& addr = o.listen.empty() ? o.dial : o.listen;
+        if (!duct::valid_address(addr, why)) usage_error(why);
+        if (!o.key_file.empty() && o.no_auth) usage_error("give --key FILE or --no-auth, not both");
+        if (duct::tcp_address(addr) && o.key_file.empty() && !o.no_auth) {
+            std::fprintf(stderr, "duct: %s\n", duct::unauthenticated_tcp_message(addr).c_str());
+            return 1;
+        }
+        if (!o.dial.empty() && o.dial == "systemd") usage_error("systemd is a --listen address, not one to dial");
+        if (!o.key_file.empty() && !duct::valid_key_file(o.key_file, why)) {
+            std::fprintf(stderr, "duct: %s\n", why.c_str());
+            return 1;
+        }
+    } else if (!o.key_file.empty() || o.no_auth) {
+        usage_error(std::string(o.no_auth ? "--no-auth" : "--key") +
+                    " applies to --dial and --listen; stdin/stdout, --exec and --fd channels are trusted as "
+                    "what runs under them (ssh)");
     }
     duct::Uplink up(infd, outfd, o);
     std::thread([&up, stopset] {

@@ -9,12 +9,15 @@
 #include <thread>
 
 #include "base/log.h"
+#include "uplink/auth.h"
 #include "wire/net.h"
+#include "wire/tls.h"
 
 namespace duct {
 
 namespace {
 struct Conn {
+    std::unique_ptr<wire::TlsLink> tls;  // --key: the pump behind `sock`; destroyed last
     Fd sock;
     std::unique_ptr<Uplink> up;
     std::thread thread;
@@ -41,7 +44,13 @@ int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& st
         log_error("%s", err.c_str());
         return kExitFailed;
     }
-    log_info("serving %s to any number of peers on %s", opts.export_path.c_str(), a.text().c_str());
+    ChannelAuth auth;
+    if (!channel_auth(opts, wire::is_tcp_socket(l.get()), auth, err)) {
+        log_error("%s", err.c_str());
+        return kExitFailed;
+    }
+    log_info("serving %s to any number of peers on %s%s", opts.export_path.c_str(), a.text().c_str(),
+             auth.key ? " (TLS)" : "");
     Options child = opts;
     child.listen.clear();
     std::list<std::unique_ptr<Conn>> conns;
@@ -79,7 +88,21 @@ int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& st
         log_info("peer %s connected", peer.c_str());
         reap(false);
         auto c = std::make_unique<Conn>();
-        c->sock = std::move(s);
+        if (auth.key) {
+            // The handshake runs on the link's own thread (a silent peer
+            // holds only that, for at most handshake_ms); the Uplink meanwhile
+            // waits on the link's plain end, which stays silent until the
+            // peer has proven the key, and sees EOF if it does not.
+            c->tls = wire::TlsLink::start(std::move(s), wire::TlsLink::Server, *auth.key, peer, auth.handshake_ms,
+                                          wake_fd, true, err);
+            if (!c->tls) {
+                log_error("peer %s: %s", peer.c_str(), err.c_str());
+                continue;
+            }
+            c->sock = c->tls->take_local();
+        } else {
+            c->sock = std::move(s);
+        }
         c->up = std::make_unique<Uplink>(c->sock.get(), c->sock.get(), child);
         {
             std::lock_guard<std::mutex> g(served.mu);
