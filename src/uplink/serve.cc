@@ -19,6 +19,7 @@ namespace {
 struct Conn {
     std::unique_ptr<wire::TlsLink> tls;  // --key: the pump behind `sock`; destroyed last
     Fd sock;
+    std::mutex mu;  // guards `up` against stop() while its thread destroys it
     std::unique_ptr<Uplink> up;
     std::thread thread;
     std::atomic<bool> done{false};
@@ -54,20 +55,13 @@ int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& st
     Options child = opts;
     child.listen.clear();
     std::list<std::unique_ptr<Conn>> conns;
+    // A finished connection is taken off `served.live` and its Uplink
+    // destroyed by its own thread (which closes the peer's socket at once,
+    // not at the next accept); here it is only joined.
     auto reap = [&](bool all) {
         for (auto it = conns.begin(); it != conns.end();) {
             if (all || (*it)->done) {
                 (*it)->thread.join();
-                {
-                    std::lock_guard<std::mutex> g(served.mu);
-                    auto& v = served.live;
-                    for (auto e = v.begin(); e != v.end(); ++e)
-                        if (e->second == (*it)->up.get()) {
-                            v.erase(e);
-                            break;
-                        }
-                    served.finished++;
-                }
                 it = conns.erase(it);
             } else {
                 ++it;
@@ -109,15 +103,32 @@ int serve_many(const Options& opts, int wake_fd, const std::function<bool()>& st
             served.live.emplace_back(peer, c->up.get());
         }
         Conn* cp = c.get();
-        c->thread = std::thread([cp, peer] {
+        c->thread = std::thread([cp, peer, &served] {
             int r = cp->up->run();
             log_info("peer %s done (status %d)", peer.c_str(), r);
+            {
+                std::lock_guard<std::mutex> g(served.mu);
+                auto& v = served.live;
+                for (auto e = v.begin(); e != v.end(); ++e)
+                    if (e->second == cp->up.get()) {
+                        v.erase(e);
+                        break;
+                    }
+                served.finished++;
+            }
+            {
+                std::lock_guard<std::mutex> g(cp->mu);
+                cp->up.reset();
+            }
             cp->sock.reset();
             cp->done = true;
         });
         conns.push_back(std::move(c));
     }
-    for (auto& c : conns) c->up->stop();
+    for (auto& c : conns) {
+        std::lock_guard<std::mutex> g(c->mu);
+        if (c->up) c->up->stop();
+    }
     reap(true);
     if (a.kind == wire::Address::Unix) unlink(a.path.c_str());
     return rc;
