@@ -8,7 +8,7 @@ set -euo pipefail
 
 PKGS=(
     # build
-    g++ cmake ninja-build pkg-config libfuse3-dev fuse3
+    g++ cmake ninja-build pkg-config libfuse3-dev fuse3 libssl-dev
     googletest libgtest-dev libbenchmark-dev
     clang libclang-rt-14-dev   # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
     # tests: a third-party 9P server, the kernel-client VM, tools the tests drive

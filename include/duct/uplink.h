@@ -22,6 +22,12 @@ struct Options {
     std::string exec;                     // run `/bin/sh -c exec`, use its stdin/stdout
     std::string dial;                     // connect to an address (tcp!host!port, host:port, unix:/path, ...)
     std::string listen;                   // accept on an address: one peer when mounting, else any number
+                                          // ("systemd": the socket systemd passes)
+    // TCP channels (dial, listen) are TLS 1.3 with this pre-shared key file
+    // (duct --genkey); without one they are refused unless no_auth is set
+    // (plain 9P, for the original Inferno duct, Plan 9, other 9P peers).
+    std::string key_file;
+    bool no_auth = false;
     std::string dialect = "9P2000.L";     // offered by our mount; "9P2000" forces plain 9P2000
     uint32_t msize = (1u << 20) + 4096;   // largest 9P message we offer/accept
     std::string mount_with = "fuse";      // mount backend: fuse, kernel (v9fs trans=fd) or auto
@@ -82,6 +88,16 @@ private:
 
 // True if `addr` is a channel address --dial/--listen accept; else why not.
 bool valid_address(const std::string& addr, std::string& why);
+// True if `addr` (a valid address) is a TCP one: it needs a key or no_auth.
+bool tcp_address(const std::string& addr);
+// The message for a TCP channel with neither a key nor no_auth.
+std::string unauthenticated_tcp_message(const std::string& addr);
+
+// duct --genkey: writes a new random key to `path` (mode 0600, never over an
+// existing file); false with `why` set on failure.
+bool generate_key(const std::string& path, std::string& why);
+// True if `path` is a usable key file (mode 0600, well-formed); else why not.
+bool valid_key_file(const std::string& path, std::string& why);
 
 // True if `spec` is a usable --idmap value (the file is read); else why not.
 bool valid_idmap(const std::string& spec, std::string& why);

@@ -45,6 +45,15 @@ const char kUsage[] =
     "  --listen ADDR    accept on ADDR (tcp!*!1127, *:1127, unix:/path); with\n"
     "                   MOUNTPOINT - it serves any number of peers at once,\n"
     "                   otherwise it takes one peer\n"
+    "                   (systemd: the socket systemd passes, socket activation)\n"
+    "                   TCP needs --key or --no-auth; unix sockets are mode 0600\n"
+    "                   and admit only our uid and root (SO_PEERCRED)\n"
+    "  --key FILE       TLS 1.3 on --dial/--listen with FILE as a pre-shared key:\n"
+    "                   both ends must hold it; peers without it are refused\n"
+    "  --no-auth        allow plain 9P on TCP (Inferno, Plan 9, diod): no\n"
+    "                   authentication, no encryption\n"
+    "  --genkey FILE    write a new random key to FILE (mode 0600) and exit\n"
+    "                   (stdin/stdout, --exec, --fd: trusted as what runs under them)\n"
     "  --fd R[,W]       use inherited file descriptors R (read) and W (write,\n"
     "                   default R), e.g. from inetd or systemd socket activation\n"
     "                   or a serial line (--fd 3 3<>/dev/ttyS0)\n"
@@ -83,10 +92,11 @@ const char kUsage[] =
     "  duct --exec 'ssh host duct /srv /n/laptop' ~/proj /n/host\n"
     "                    # both ways over ssh: host's /srv on /n/host here,\n"
     "                    # our ~/proj on /n/laptop there\n"
-    "  duct --listen tcp!*!1127 ~/proj /n/peer      # one peer, both ways ...\n"
-    "  duct --dial tcp!laptop!1127 /srv /n/laptop   # ... and that peer\n"
-    "  duct --listen tcp!*!1127 /srv -              # export server for many peers\n"
-    "  duct --dial server:1127 - /n/server          # mount it\n"
+    "  duct --genkey ~/.duct/key                    # then copy it to the peer\n"
+    "  duct --listen tcp!*!1127 --key ~/.duct/key ~/proj /n/peer   # one peer, both ways ...\n"
+    "  duct --dial tcp!laptop!1127 --key ~/.duct/key /srv /n/laptop  # ... and that peer\n"
+    "  duct --listen tcp!*!1127 --key K /srv -      # export server for many peers\n"
+    "  duct --dial server:1127 --key K - /n/server  # mount it\n"
     "  duct --exec 'socat - UNIX-CONNECT:/run/duct.sock' ~/proj /n/peer\n"
     "  duct --fd 3 /srv /n/other 3<>/dev/ttyUSB0    # over a serial line (made raw)\n"
     "  duct /srv -                                  # serve a plain 9P client\n"
@@ -118,7 +128,7 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs, kKey, kNoAuth, kGenkey };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
@@ -135,6 +145,9 @@ int main(int argc, char** argv) {
         {"timeout", required_argument, nullptr, kTimeout},
         {"read-only", no_argument, nullptr, kReadOnly},
         {"as", required_argument, nullptr, kAs},
+        {"key", required_argument, nullptr, kKey},
+        {"no-auth", no_argument, nullptr, kNoAuth},
+        {"genkey", required_argument, nullptr, kGenkey},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -202,6 +215,23 @@ int main(int argc, char** argv) {
             o.timeout = int(n);
             break;
         case kReadOnly: o.read_only = true; break;
+        case kKey:
+            if (!*optarg) usage_error("--key needs a key file (make one with duct --genkey FILE)");
+            o.key_file = optarg;
+            break;
+        case kNoAuth: o.no_auth = true; break;
+        case kGenkey: {
+            // A command of its own: nothing else runs.
+            std::string why;
+            if (!*optarg) usage_error("--genkey needs a file name");
+            if (!duct::generate_key(optarg, why)) {
+                std::fprintf(stderr, "duct: %s\n", why.c_str());
+                return 1;
+            }
+            std::fprintf(stderr, "duct: wrote a new key to %s (mode 0600); copy it to the other machine "
+                                 "(scp, keep it mode 0600) and give both ends --key %s\n", optarg, optarg);
+            return 0;
+        }
         case kAs: {
             struct passwd* pw = getpwnam(optarg);
             if (!pw && parse_uint(optarg, 0xFFFFFFFEul, n)) pw = getpwuid(uid_t(n));
@@ -249,7 +279,22 @@ int main(int argc, char** argv) {
     if (!o.listen.empty() || !o.dial.empty()) {
         // Validate the address now, so a typo is a usage error (status 2).
         std::string why;
-        if (!duct::valid_address(o.listen.empty() ? o.dial : o.listen, why)) usage_error(why);
+        const std::string& addr = o.listen.empty() ? o.dial : o.listen;
+        if (!duct::valid_address(addr, why)) usage_error(why);
+        if (!o.key_file.empty() && o.no_auth) usage_error("give --key FILE or --no-auth, not both");
+        if (duct::tcp_address(addr) && o.key_file.empty() && !o.no_auth) {
+            std::fprintf(stderr, "duct: %s\n", duct::unauthenticated_tcp_message(addr).c_str());
+            return 1;
+        }
+        if (!o.dial.empty() && o.dial == "systemd") usage_error("systemd is a --listen address, not one to dial");
+        if (!o.key_file.empty() && !duct::valid_key_file(o.key_file, why)) {
+            std::fprintf(stderr, "duct: %s\n", why.c_str());
+            return 1;
+        }
+    } else if (!o.key_file.empty() || o.no_auth) {
+        usage_error(std::string(o.no_auth ? "--no-auth" : "--key") +
+                    " applies to --dial and --listen; stdin/stdout, --exec and --fd channels are trusted as "
+                    "what runs under them (ssh)");
     }
     duct::Uplink up(infd, outfd, o);
     std::thread([&up, stopset] {

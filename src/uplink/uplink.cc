@@ -49,6 +49,8 @@
 #include "proto/errors.h"
 #include "wire/channel.h"
 #include "wire/net.h"
+#include "wire/tls.h"
+#include "uplink/auth.h"
 #include "uplink/serve.h"
 
 namespace duct {
@@ -195,26 +197,63 @@ bool Uplink::Impl::make_channel(wire::Channel& ch, std::string& err) {
     if (!opts.dial.empty() || !opts.listen.empty()) {
         wire::Address a;
         if (!wire::parse_address(opts.dial.empty() ? opts.listen : opts.dial, a, err)) return false;
+        ChannelAuth auth;
         if (!opts.dial.empty()) {
+            if (!channel_auth(opts, a.kind == wire::Address::Tcp, auth, err)) return false;
             Fd s = wire::dial(a, err);
             if (!s) return false;
-            ch = wire::socket_channel(std::move(s), "dial " + a.text());
-            log_info("connected to %s", a.text().c_str());
+            if (!auth.key) {
+                ch = wire::socket_channel(std::move(s), "dial " + a.text());
+                log_info("connected to %s", a.text().c_str());
+                return true;
+            }
+            auto link = wire::TlsLink::start(std::move(s), wire::TlsLink::Client, *auth.key, a.text(),
+                                             auth.handshake_ms, stop_wake.get(), false, err);
+            if (!link || !link->wait_handshake(err)) return false;
+            ch = wire::tls_channel(std::move(link), "dial " + a.text());
+            log_info("connected to %s (TLS, key %s)", a.text().c_str(), opts.key_file.c_str());
             return true;
         }
         Fd l = wire::listen_on(a, err);
         if (!l) return false;
-        log_info("listening on %s for one peer", a.text().c_str());
-        std::string peer;
-        Fd s = wire::accept_one(l.get(), stop_wake.get(), peer, err);
-        if (a.kind == wire::Address::Unix) unlink(a.path.c_str());
-        if (!s) {
-            if (err.empty()) err = "stopped before a peer connected";
-            return false;
+        // The kind of a systemd socket is known only now.
+        bool ok = channel_auth(opts, wire::is_tcp_socket(l.get()), auth, err);
+        if (ok) log_info("listening on %s for one peer%s", a.text().c_str(), auth.key ? " (TLS)" : "");
+        // A peer that does not prove the key is refused, and we wait for the next.
+        while (ok) {
+            std::string peer;
+            Fd s = wire::accept_one(l.get(), stop_wake.get(), peer, err);
+            if (!s) {
+                if (err.empty()) err = "stopped before a peer connected";
+                ok = false;
+                break;
+            }
+            log_info("peer %s connected", peer.c_str());
+            std::string name = "listen " + a.text() + " peer " + peer;
+            if (!auth.key) {
+                ch = wire::socket_channel(std::move(s), name);
+                break;
+            }
+            auto link = wire::TlsLink::start(std::move(s), wire::TlsLink::Server, *auth.key, peer,
+                                             auth.handshake_ms, stop_wake.get(), false, err);
+            if (!link) {
+                ok = false;
+                break;
+            }
+            if (link->wait_handshake(err)) {
+                ch = wire::tls_channel(std::move(link), name);
+                break;
+            }
+            log_error("%s", err.c_str());
+            err.clear();
+            std::lock_guard<std::mutex> g(mu);
+            if (stop_requested) {
+                err = "stopped before a peer proved the key";
+                ok = false;
+            }
         }
-        log_info("peer %s connected", peer.c_str());
-        ch = wire::socket_channel(std::move(s), "listen " + a.text() + " peer " + peer);
-        return true;
+        if (a.kind == wire::Address::Unix) unlink(a.path.c_str());
+        return ok;
     }
     ch = wire::fd_channel(infd, outfd, err);
     return bool(ch.in);

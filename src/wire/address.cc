@@ -8,6 +8,7 @@ namespace duct::wire {
 
 std::string Address::text() const {
     if (kind == Unix) return "unix!" + path;
+    if (kind == Systemd) return "systemd";
     return "tcp!" + (host.empty() ? std::string("*") : host) + "!" + port;
 }
 
@@ -28,6 +29,10 @@ bool parse_address(const std::string& s, Address& a, std::string& err) {
         return false;
     };
     if (s.empty()) return bad("empty");
+    if (s == "systemd") {
+        a.kind = Address::Systemd;
+        return true;
+    }
     if (s.find('!') != std::string::npos) {
         std::vector<std::string> parts;
         size_t start = 0, bang;

@@ -8,6 +8,7 @@
 // a background group cannot read the terminal (SIGTTIN), and ssh must ask
 // for a password there; Ctrl-C reaches duct's whole group anyway.
 #include "wire/channel.h"
+#include "wire/tls.h"
 
 #include <cerrno>
 #include <chrono>
@@ -25,6 +26,9 @@ namespace duct::wire {
 Channel& Channel::operator=(Channel&& o) noexcept {
     if (this != &o) {
         if (child > 0) reap(2000);
+        in.reset();
+        out.reset();
+        tls = std::move(o.tls);
         in = std::move(o.in);
         out = std::move(o.out);
         tty_in = std::move(o.tty_in);
@@ -38,6 +42,9 @@ Channel& Channel::operator=(Channel&& o) noexcept {
 
 Channel::~Channel() {
     if (child > 0) reap(2000);
+    // Our ends first: the pump sees EOF and sends what it still holds.
+    in.reset();
+    out.reset();
 }
 
 namespace {
@@ -108,6 +115,12 @@ Channel socket_channel(Fd sock, const std::string& name) {
     c.out = Fd(fcntl(sock.get(), F_DUPFD_CLOEXEC, 3));
     c.in = std::move(sock);
     c.name = name;
+    return c;
+}
+
+Channel tls_channel(std::unique_ptr<TlsLink> link, const std::string& name) {
+    Channel c = socket_channel(link->take_local(), name);
+    c.tls = std::move(link);
     return c;
 }
 

@@ -13,6 +13,8 @@
 
 namespace duct::wire {
 
+class TlsLink;
+
 // Puts a tty into raw mode (8 bits, no echo, no CR/LF or flow-control
 // mangling: 9P is binary) and restores its settings when destroyed.
 class RawTty {
@@ -26,6 +28,9 @@ private:
 };
 
 struct Channel {
+    // --key: the TLS pump behind `in`/`out` (one end of its socketpair).
+    // Declared first, so it is destroyed last, once our ends are closed.
+    std::unique_ptr<TlsLink> tls;
     Fd in, out;
     std::unique_ptr<RawTty> tty_in, tty_out;  // declared after the Fds: restored while they are still open
     pid_t child = -1;     // --exec: the command's process
@@ -36,7 +41,7 @@ struct Channel {
     // A moved-from Channel must not reap the child it handed over.
     Channel(Channel&& o) noexcept { *this = std::move(o); }
     Channel& operator=(Channel&& o) noexcept;
-    ~Channel();           // reaps the child (waits briefly, then kills)
+    ~Channel();           // reaps the child (waits briefly, then kills); ends the TLS pump
     // Waits up to `ms` for the child to exit, else SIGTERMs it (SIGKILL a
     // second later); then whatever it started that is still in its process
     // group gets the same. Returns the child's exit status, or -1 if there
@@ -57,5 +62,7 @@ Channel stdio_channel(std::string& err);
 Channel exec_channel(const std::string& cmd, std::string& err);
 // A connected socket (from --dial or --listen); the Channel takes it.
 Channel socket_channel(Fd sock, const std::string& name);
+// The plain end of a TLS link (tls.h) whose handshake has succeeded.
+Channel tls_channel(std::unique_ptr<TlsLink> link, const std::string& name);
 
 }  // namespace duct::wire

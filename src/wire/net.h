@@ -8,13 +8,20 @@
 
 namespace duct::wire {
 
-// Connects to `a`; tries every address the name resolves to.
+// Connects to `a`; tries every address the name resolves to. A unix-domain
+// listener must run as our user or root (SO_PEERCRED), else it is refused.
 Fd dial(const Address& a, std::string& err);
 // A listening socket on `a` ("" host: every address, IPv6 and IPv4).
-// A stale unix socket file (nobody listening) is replaced.
+// A unix socket file is made mode 0600 before anyone can connect to it; a
+// stale one (nobody listening) is replaced. `systemd`: the socket systemd
+// passed (LISTEN_PID/LISTEN_FDS, fd 3); the variables are then unset.
 Fd listen_on(const Address& a, std::string& err);
+// True if `fd` is a TCP (IPv4 or IPv6) socket.
+bool is_tcp_socket(int fd);
 // Waits for one connection; EINTR-safe. Empty Fd + err on failure.
 // Returns early with an empty Fd and no error when `wake_fd` becomes readable.
+// A unix-domain peer whose uid is neither ours nor root's is logged and
+// refused (closed), and accept_one waits for the next.
 Fd accept_one(int listen_fd, int wake_fd, std::string& peer, std::string& err);
 
 }  // namespace duct::wire

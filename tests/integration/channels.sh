@@ -12,6 +12,8 @@
 #  5. --exec with socat on a unix socket (socat EXEC on the other end).
 #  6. bad addresses and fds: exit 2 with one line on stderr; nobody
 #     listening: exit 1 with one line.
+# TCP needs --key or --no-auth (keys.sh tests that): the IPv4 Inferno-string
+# pair runs with --no-auth (plain 9P), the host:port and IPv6 ones keyed.
 # Every duct runs in the background with -v; the test polls /proc/mounts and
 # log files with timeouts, never a bare wait.
 source "$(dirname "$0")/lib.bash"
@@ -42,10 +44,10 @@ mkside() {   # mkside NAME: an export dir with a marker file and a mount point
 pair() {
     local tag=$1 la=$2 da=$3 lp dp rc
     mkside "l$tag"; mkside "d$tag"
-    timeout 60 "$DUCT" -v --listen "$la" "$T/l$tag" "$T/md$tag" 2> "$T/l$tag.log" &
+    timeout 60 "$DUCT" -v "${AUTH[@]}" --listen "$la" "$T/l$tag" "$T/md$tag" 2> "$T/l$tag.log" &
     lp=$!; track_pid $lp
     wait_log "$T/l$tag.log" "listening on" 10 || { bad "$tag: listener did not start: $(cat "$T/l$tag.log")"; return; }
-    timeout 60 "$DUCT" -v --dial "$da" "$T/d$tag" "$T/ml$tag" 2> "$T/d$tag.log" &
+    timeout 60 "$DUCT" -v "${AUTH[@]}" --dial "$da" "$T/d$tag" "$T/ml$tag" 2> "$T/d$tag.log" &
     dp=$!; track_pid $dp
     if wait_mounted "$T/md$tag" 10 && wait_mounted "$T/ml$tag" 10; then ok "$tag: both directions mounted"
     else bad "$tag: mounts did not appear"; return; fi
@@ -54,7 +56,7 @@ pair() {
     timeout 10 sh -c "echo from-listener > '$T/md$tag/new'" || bad "$tag: write through the listener's mount"
     expect_eq "$tag: ... lands on the dialer's disk" from-listener "$(cat "$T/d$tag/new" 2>&1)"
     # the listener took its one peer and closed the listening socket
-    rc=0; timeout 5 "$DUCT" --dial "$da" - "$T/mnone" 2> "$T/second.err" || rc=$?
+    rc=0; timeout 5 "$DUCT" "${AUTH[@]}" --dial "$da" - "$T/mnone" 2> "$T/second.err" || rc=$?
     expect_eq "$tag: a second dial to a one-peer listener fails (status 1)" 1 "$rc"
     unmount "$T/md$tag" || bad "$tag: unmount the listener's mount"
     unmount "$T/ml$tag" || bad "$tag: unmount the dialer's mount"
@@ -65,7 +67,10 @@ pair() {
 
 # ---- 1. one peer over each kind of address ----
 mkdir -p "$T/mnone"
+"$DUCT" --genkey "$T/key" 2> /dev/null || bad "duct --genkey"
+AUTH=(--no-auth)
 pair tcp4inferno "tcp!127.0.0.1!$PORT" "tcp!127.0.0.1!$PORT"; next_port
+AUTH=(--key "$T/key")
 pair tcp4colon "127.0.0.1:$PORT" "localhost:$PORT"; next_port
 if grep -q '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6 2>/dev/null; then
     pair tcp6 "[::1]:$PORT" "tcp!::1!$PORT"
@@ -73,6 +78,7 @@ if grep -q '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6 2>/dev/
 else
     log "no IPv6 loopback: the [::1] case is not run"
 fi
+AUTH=()
 pair unixbang "unix!$T/u1.sock" "unix!$T/u1.sock"
 check "unix!: the socket file is removed after the peer connected" test ! -e "$T/u1.sock"
 pair unixcolon "unix:$T/u2.sock" "unix:$T/u2.sock"
@@ -241,7 +247,7 @@ usage2 "two channel sources" --dial localhost:1 --listen localhost:2
 usage2 "--fd not a number" --fd x
 usage2 "--fd not open" --fd 97,98
 rc=0; next_port
-timeout 5 "$DUCT" --dial "127.0.0.1:$PORT" - "$T/mnone" 2> "$T/u.err" < /dev/null || rc=$?
+timeout 5 "$DUCT" --no-auth --dial "127.0.0.1:$PORT" - "$T/mnone" 2> "$T/u.err" < /dev/null || rc=$?
 expect_eq "nobody listening: exit 1" 1 "$rc"
 expect_eq "nobody listening: one line on stderr" 1 "$(wc -l < "$T/u.err")"
 check "nobody listening: says connection refused" grep -qi refused "$T/u.err"
