@@ -11,15 +11,27 @@
 // flow control makes it), so what the link holds is at most the queue plus
 // what is on the wire (rate x delay). At EOF on the source the writer
 // closes the destination once everything before it was delivered.
+//
+// Faults (fault.h, for the fault tests): an optional Injector edits what the
+// reader queues. At a cut the reader queues a cut mark and closes the
+// source; the writer, once it delivered everything before the mark, closes
+// the destination and calls on_cut (the relay then cut()s both Links: a
+// dropped connection). At a stall the reader stops reading but keeps its
+// fds until cut(). The fds are non-blocking and every wait also watches an
+// eventfd, so cut() ends a thread blocked on a full or empty pipe at once.
 #pragma once
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "fault.h"
 
 namespace bench {
 
@@ -32,20 +44,29 @@ struct LinkParams {
 class Link {
 public:
     // Takes ownership of both fds (closes them when done).
-    Link(int src, int dst, LinkParams p);
+    Link(int src, int dst, LinkParams p, std::unique_ptr<Injector> faults = nullptr,
+         std::function<void()> on_cut = {});
     ~Link();  // joins the threads
     Link(const Link&) = delete;
     Link& operator=(const Link&) = delete;
 
     bool done() const { return done_.load(); }  // both threads finished
+    bool stalled() const { return stalled_.load(); }  // a stall fault fired
+    // Drops the connection this way: both threads close their fd and end,
+    // whatever is still queued is lost. Any thread; idempotent.
+    void cut();
+    bool was_cut() const { return cut_.load(); }
     uint64_t bytes() const { return bytes_.load(); }  // delivered so far
 
 private:
     using Clock = std::chrono::steady_clock;
     struct Packet {
         Clock::time_point due;  // when its last byte reaches the far end
-        std::string data;       // empty: end of stream
+        std::string data;       // empty: end of stream (or the cut mark)
+        bool cut = false;       // the cut mark: close and call on_cut_
     };
+    // Waits until fd is ready for `events` or cut() was called (false).
+    bool wait_fd(int fd, short events);
     void read_loop();
     void write_loop();
 
@@ -63,6 +84,10 @@ private:
     std::atomic<uint64_t> bytes_{0};
     std::atomic<int> running_{2};
     std::atomic<bool> done_{false};
+    std::unique_ptr<Injector> faults_;  // reader only
+    std::function<void()> on_cut_;
+    int wake_ = -1;                     // eventfd, readable once cut
+    std::atomic<bool> cut_{false}, stalled_{false};
     std::thread reader_, writer_;
 };
 
