@@ -16,7 +16,8 @@ git clone -q --no-local "$DUCT_SRC" "$W/duct" 2> "$T/clone.log" || die "git clon
 git -C "$W/duct" remote remove origin
 expect_eq "the clone has no remote" "" "$(git -C "$W/duct" remote)"
 expect_eq "nothing beside the clone" duct "$(ls -A "$W")"
-expect_eq "no file of the clone refers to ../shared" "" "$(git -C "$W/duct" grep -l '\.\./shared' || true)"
+# (the pattern is split so that this file does not match it)
+expect_eq "no file of the clone refers to a 'shared' folder beside it" "" "$(git -C "$W/duct" grep -l -F "..""/shared" || true)"
 rc=0
 env -i PATH="$PATH" HOME="$T/home" TMPDIR="$T/tmp" DUCT_BUILD="$DUCT_BUILD" DUCT_SRC="$W/duct" \
     DUCT_VM_CACHE="$DUCT_VM_CACHE" bash "$W/duct/tests/integration/kernel9p.sh" > "$T/run.log" 2>&1 || rc=$?
