@@ -1,10 +1,13 @@
 #!/bin/bash
+# NOT in the suite yet (not globbed from here): in the helper's run under load
+# it timed out like it.kernel_backend did with the old harness; run by hand:
+#   DUCT_BUILD=build DUCT_SRC=. bash tests/vm/static_guest.sh
 # kernel_static.sh — build/duct-static where nothing is installed: inside
 # the test VM (busybox only: no libfuse, no C++ runtime, no fusermount3) it
 # prints its version, then exports a guest directory over the raw channel
 # (DUCT_VM_RAW=1) to a duct on the host that mounts it with FUSE; the host
 # reads a guest file and writes one back, which the guest then sees.
-source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/../integration/lib.bash"
 it_init kernel_static
 need_fuse
 need_vm
