@@ -2,13 +2,14 @@
 # setup.sh — install every Debian 12 package duct needs to build, test and
 # benchmark. Idempotent, non-interactive; run as root on a fresh machine.
 # Nothing is downloaded outside Debian's apt (the kernel used by the v9fs test
-# VM is fetched later, with `apt-get download`, by ../shared/interop/run-guest.sh,
-# and once more by tests/integration/kernel_conform.sh for its ext4 modules).
+# VM is fetched later, with `apt-get download`, by tests/vm/kernel.sh and kept
+# in the build dir's vm-cache).
 set -euo pipefail
 
 PKGS=(
     # build
     g++ cmake ninja-build pkg-config libfuse3-dev fuse3 libssl-dev
+    dpkg-dev debootstrap   # scripts/package.sh: dpkg-shlibdeps; it.package: a clean root
     googletest libgtest-dev libbenchmark-dev
     clang libclang-rt-14-dev   # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
     # tests: a third-party 9P server, the kernel-client VM, tools the tests drive

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
+scripts/package.sh   # the .debs and duct-static, checked against packaging/*.contents
 # Serial. The integration tests are in two lanes (tests/CMakeLists.txt) so
 # `ctest -j2` could run a VM test beside another test (about 260-300 s
 # instead of about 450 s here), but two races that load brings out (the
