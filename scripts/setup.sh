@@ -2,8 +2,8 @@
 # setup.sh — install every Debian 12 package duct needs to build, test and
 # benchmark. Idempotent, non-interactive; run as root on a fresh machine.
 # Nothing is downloaded outside Debian's apt (the kernel used by the v9fs test
-# VM is fetched later, with `apt-get download`, by ../shared/interop/run-guest.sh,
-# and once more by tests/integration/kernel_conform.sh for its ext4 modules).
+# VM is fetched later, with `apt-get download`, by tests/vm/kernel.sh and kept
+# in the build dir's vm-cache).
 set -euo pipefail
 
 PKGS=(

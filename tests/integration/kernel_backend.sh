@@ -1,6 +1,6 @@
 #!/bin/bash
 # kernel_backend.sh — `--mount-with kernel` (issue 5): duct inside the VM of
-# ../shared/interop/run-guest.sh (V9FS_RAW=1: the guest gets the raw channel)
+# tests/vm/run.sh (DUCT_VM_RAW=1: the guest gets the raw channel)
 # mounts the host's export with the guest kernel's own v9fs client
 # (trans=fd over a socketpair duct relays), while a duct on the host mounts
 # the guest's export with FUSE. Both directions are exercised, then torn
@@ -12,17 +12,13 @@
 # The host duct must exit 0 (the host side's status goes to a file this script
 # checks). The guest half is kernel_backend_guest.sh.in; the two halves
 # synchronise through files in the exports, polling with timeouts.
-# This script runs the host half in the foreground while run-guest.sh (and
+# This script runs the host half in the foreground while tests/vm/run.sh (and
 # the host duct it starts as its HOST-COMMAND) runs in the background.
 source "$(dirname "$0")/lib.bash"
 it_init kernel_backend
 need_fuse
-RUNGUEST=$(find_run_guest)
-[ -x "$RUNGUEST" ] || skip "no $RUNGUEST (the interop harness lives in ../shared beside the repo)"
-need_cmd qemu-system-x86_64 "apt-get install qemu-system-x86"
-need_cmd busybox "apt-get install busybox-static"
+need_vm
 need_cmd ldd "libc-bin"
-command -v xz >/dev/null || command -v zstd >/dev/null || skip "no xz/zstd to unpack kernel modules"
 
 # The guest gets duct with every shared library it needs at its own path
 # (the loader included), so no static build is needed.
@@ -46,8 +42,8 @@ run_order() {
     sed "s/@ORDER@/$order/" "$DUCT_SRC/tests/integration/kernel_backend_guest.sh.in" > "$T/guest-$order.sh"
     # the host duct: FUSE mount of the guest's export; its status to a file
     local hostcmd="$DUCT -v $HE $HM 2>>$T/host-$order.log; echo \$? > $T/host-$order.rc"
-    V9FS_RAW=1 V9FS_GUEST_SCRIPT="$T/guest-$order.sh" V9FS_GUEST_FILES="$G" V9FS_TIMEOUT=${V9FS_TIMEOUT:-80} \
-        timeout 100 "$RUNGUEST" "$hostcmd" > "$T/vm-$order.log" 2>&1 &
+    DUCT_VM_RAW=1 DUCT_VM_SCRIPT="$T/guest-$order.sh" DUCT_VM_FILES="$G" DUCT_VM_TIMEOUT=${DUCT_VM_TIMEOUT:-80} \
+        timeout 100 "$VM_RUN" "$hostcmd" > "$T/vm-$order.log" 2>&1 &
     local VP=$!; track_pid $VP
 
     # host half: wait for the guest's mount and ours
@@ -83,9 +79,7 @@ run_order() {
     VM_RC=$WAIT_RC
     HOST_RC=$(wait_file_rc "$T/host-$order.rc" 5)
     grep -E '^(PASS|FAIL|GUEST|HOST|duct):' "$T/vm-$order.log" | sed "s/^/  [$order] /"
-    if [ "$VM_RC" = 2 ] && grep -q -e 'cannot resolve linux-image' -e 'apt-get download' -e 'need apt-get' "$T/vm-$order.log"; then
-        skip "no Debian kernel for the VM (run-guest.sh could not fetch one; needs apt sources)"
-    fi
+    vm_rc "$VM_RC" "$T/vm-$order.log"
     case $VM_RC in
     0) ok "$order: guest checks all passed ($(grep -c '^PASS:' "$T/vm-$order.log"))" ;;
     124|timeout) bad "$order: the VM timed out" ;;

@@ -3,11 +3,11 @@
 # conform.cc) run by the Linux kernel's own 9P client against `duct EXPORT -`,
 # so the export server is held to the bar the FUSE mount is (conformance.sh).
 #
-# Inside the qemu guest of ../shared/interop/run-guest.sh, a static conform
+# Inside the qemu guest of tests/vm/run.sh, a static conform
 # compares an ext4 file system of the guest (the reference: same kernel, a
 # real disk file system with user xattrs, ACLs, fallocate and holes like the
 # host's ext4 the export serves) with the guest's v9fs mount (9P2000.L,
-# run-guest's defaults: cache=none, access=user) of duct on the host.
+# run.sh's defaults: cache=none, access=user) of duct on the host.
 # Why not the guest's tmpfs: on that kernel (6.1) tmpfs has no user.*
 # xattrs, which alone made 21 fake differences. Why not the host's own
 # directory: the two kernels differ (6.1 in the guest, the host's newer), so
@@ -18,16 +18,12 @@
 # limit makes it impossible to fix in the server), and on a KNOWN time
 # precision case whose transcript differs in anything but that precision.
 # Prints `KERNEL v9fs: RESULT ...`. Skips (saying why) without qemu,
-# busybox, mkfs.ext4, run-guest.sh or a way to fetch the guest's modules.
+# busybox, mkfs.ext4 or a way to fetch the guest's kernel package.
 # DUCT_CONFORM_ONLY=SUBSTR runs a subset (for debugging a case).
 source "$(dirname "$0")/lib.bash"
 it_init kernel_conform
-RUNGUEST=$(find_run_guest)
-[ -x "$RUNGUEST" ] || skip "no $RUNGUEST (the interop harness lives in ../shared beside the repo)"
-need_cmd qemu-system-x86_64 "apt-get install qemu-system-x86"
-need_cmd busybox "apt-get install busybox-static"
+need_vm
 need_cmd mkfs.ext4 "apt-get install e2fsprogs"
-need_cmd dpkg-deb "dpkg"
 ONLY=()
 [ -n "${DUCT_CONFORM_ONLY:-}" ] && ONLY=(--only "$DUCT_CONFORM_ONLY")
 
@@ -52,7 +48,7 @@ declare -A KNOWN=(
   ["rename/RENAME_EXCHANGE"]="v9fs_vfs_rename() returns EINVAL for any renameat2 flag, before anything is sent (9P2000.L Trenameat has no flags)"
   ["lock/flock"]="v9fs_file_flock_dotl() turns flock() into a POSIX record lock (Tlock): a write lock on a read-only fid is EBADF (as fcntl would be) and two fds of one process never conflict; 9P2000.L has no flock"
   ["lock/flock (seen on exporting side)"]="as lock/flock: v9fs_file_flock_dotl() sends flock() as a POSIX record lock"
-  ["mmap/shared write and msync"]="the guest mounts with cache=none (run-guest.sh's default), where v9fs maps files with generic_file_readonly_mmap(): a writable MAP_SHARED mapping is EINVAL (cache=mmap or loose allow it)"
+  ["mmap/shared write and msync"]="the guest mounts with cache=none (tests/vm/run.sh's default), where v9fs maps files with generic_file_readonly_mmap(): a writable MAP_SHARED mapping is EINVAL (cache=mmap or loose allow it)"
   ["mmap/shared write kept after munmap and close"]="as mmap/shared write and msync: cache=none maps read-only (generic_file_readonly_mmap)"
   ["mmap/write(2) seen through a mapping"]="as mmap/shared write and msync: on an O_RDWR descriptor even a PROT_READ MAP_SHARED mapping may become writable, which generic_file_readonly_mmap() refuses (EINVAL)"
   ["mmap/extend with ftruncate then map"]="as mmap/shared write and msync: cache=none maps read-only (generic_file_readonly_mmap)"
@@ -78,36 +74,11 @@ else
         skip "cannot link conform statically: $(tail -2 "$T/cc.log")"
 fi
 
-# The reference's modules, from the kernel package run-guest.sh boots (its
-# cache names it; else resolved as run-guest.sh does). Kept in TMPDIR like
-# run-guest.sh's own cache, so they are fetched once.
-CACHE=${V9FS_CACHE:-${TMPDIR:-/tmp}/v9fs-cache}
-PKG=$(cat "$CACHE/package" 2>/dev/null || true)
-[ -n "$PKG" ] || PKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-[ -n "$PKG" ] || skip "cannot tell which Debian kernel the VM boots (apt-cache depends linux-image-amd64 found none)"
-REFMODS="crc32c_generic crc16 mbcache jbd2 ext4 loop"   # in load order
-MODS=${TMPDIR:-/tmp}/duct-v9fs-refmods/$PKG
-if [ ! -s "$MODS/loop.ko" ]; then
-    log "fetching $PKG for the guest's ext4 modules"
-    mkdir -p "$T/deb"
-    (cd "$T/deb" && apt-get download "$PKG") >"$T/apt.log" 2>&1 ||
-        skip "apt-get download $PKG failed (the ext4 reference needs the guest kernel's modules): $(tail -1 "$T/apt.log")"
-    dpkg-deb -x "$T/deb/$PKG"_*.deb "$T/deb/x"
-    rm -rf "$MODS.tmp"; mkdir -p "$MODS.tmp"
-    for m in $REFMODS; do
-        f=$(find "$T/deb/x/lib/modules" -name "$m.ko*" | head -1)
-        [ -n "$f" ] || die "module $m is not in $PKG"
-        case "$f" in
-            *.xz) xz -dc "$f" > "$MODS.tmp/$m.ko" ;;
-            *.zst) zstd -qdc "$f" > "$MODS.tmp/$m.ko" ;;
-            *) cp "$f" "$MODS.tmp/$m.ko" ;;
-        esac
-    done
-    rm -rf "$MODS" && mv "$MODS.tmp" "$MODS"
-    rm -rf "$T/deb"
-fi
-mkdir -p "$G/lib/modules/ref"
-cp "$MODS"/*.ko "$G/lib/modules/ref/"
+# The reference's modules come from the kernel package the VM boots:
+# tests/vm/run.sh unpacks and loads them (DUCT_VM_MODULES, dependencies
+# first). crc32c_generic is only a soft dependency of ext4 (its checksums
+# go through the crypto API), so it is named.
+REFMODS="ext4 loop crc32c_generic"
 # 4 KiB blocks and 256-byte inodes as on the host (1 KiB blocks, mkfs's
 # choice for a small image, would change st_blocks and the longest symlink);
 # inodes enough for the readdir cases' thousands of files.
@@ -128,7 +99,6 @@ ONLYARG=
 [ -n "${DUCT_CONFORM_ONLY:-}" ] && ONLYARG="--only $(printf '%q' "$DUCT_CONFORM_ONLY")"
 cat > "$T/guest.sh" <<G
 #!/bin/sh
-for m in $REFMODS; do insmod /lib/modules/ref/\$m.ko || { echo "GUEST-REF: insmod \$m failed"; exit 1; }; done
 mkdir -p /tmp/ref
 mount -t ext4 -o loop /ref.img /tmp/ref || { echo "GUEST-REF: cannot mount the ext4 reference"; exit 1; }
 echo "GUEST-REF: \$(grep ' /tmp/ref ' /proc/mounts)"
@@ -143,20 +113,19 @@ exit 0
 G
 chmod +x "$T/guest.sh"
 
-log "run-guest.sh '$DUCT $T/export -' with conform (ext4 reference)"
+log "tests/vm/run.sh '$DUCT $T/export -' with conform (ext4 reference)"
 rc=0
-# V9FS_OPTS=posixacl: v9fs then reads system.posix_acl_* from the export and
+# DUCT_VM_OPTS=posixacl: v9fs then reads system.posix_acl_* from the export and
 # checks them, as a local file system does (without it, 6.1's v9fs checks
 # mode bits only, and the acl/ cases differ for that reason alone).
-# The default channel (the virtio port relayed through two pipes in the
-# guest), not V9FS_CHANNEL=hvc: hvc was a third faster, but once stalled for
-# good in the middle of a 3 MiB Twrite (both ends idle, no bytes moving).
-V9FS_OPTS="posixacl${V9FS_OPTS:+,$V9FS_OPTS}" V9FS_GUEST_SCRIPT="$T/guest.sh" V9FS_GUEST_FILES="$G" V9FS_TIMEOUT=${V9FS_TIMEOUT:-840} \
-    timeout 870 "$RUNGUEST" "$DUCT $T/export -" > "$T/guest.log" 2>&1 || rc=$?
+# The channel is the virtio port relayed through two pipes in the guest
+# (an hvc console port was a third faster, but once stalled for good in the
+# middle of a 3 MiB Twrite, both ends idle, no bytes moving).
+DUCT_VM_OPTS="posixacl${DUCT_VM_OPTS:+,$DUCT_VM_OPTS}" DUCT_VM_SCRIPT="$T/guest.sh" DUCT_VM_FILES="$G" \
+    DUCT_VM_MODULES="$REFMODS" DUCT_VM_TIMEOUT=${DUCT_VM_TIMEOUT:-840} \
+    timeout 870 "$VM_RUN" "$DUCT $T/export -" > "$T/guest.log" 2>&1 || rc=$?
+vm_rc $rc "$T/guest.log"
 grep -E '^(GUEST|HOST|GUEST-REF):' "$T/guest.log" | grep -v '^GUEST-OUT' | sed 's/^/  /'
-if [ $rc = 2 ] && grep -q -e 'cannot resolve linux-image' -e 'apt-get download' -e 'need apt-get' "$T/guest.log"; then
-    skip "no Debian kernel for the VM (run-guest.sh could not fetch one; needs apt sources)"
-fi
 expect_eq "guest exit status (0: reference mounted, suite ran, umount clean)" 0 "$rc"
 sed -n 's/^GUEST-OUT: //p' "$T/guest.log" > "$T/kernel.out"
 

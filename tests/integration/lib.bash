@@ -167,27 +167,20 @@ it_finish() {
     exit 0
 }
 
-# The interop harness (run-guest.sh) lives in ../shared beside the repository.
-# A `git worktree` finds it beside the main checkout; a clone made elsewhere
-# (CI's clean clone, `git clone . /tmp/x`) beside the repository it was
-# cloned from. DUCT_RUN_GUEST overrides.
-find_run_guest() {
-    if [ -n "${DUCT_RUN_GUEST:-}" ]; then echo "$DUCT_RUN_GUEST"; return; fi
-    local c origin common
-    c=$(cd "$DUCT_SRC/.." && pwd)/shared/interop/run-guest.sh
-    if [ ! -x "$c" ]; then
-        # a `git worktree` of the repository: beside the main checkout
-        common=$(git -C "$DUCT_SRC" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
-        if [ -n "$common" ] && [ -x "$(dirname "$(dirname "$common")")/shared/interop/run-guest.sh" ]; then
-            c=$(dirname "$(dirname "$common")")/shared/interop/run-guest.sh
-        fi
-    fi
-    if [ ! -x "$c" ]; then
-        origin=$(git -C "$DUCT_SRC" config --get remote.origin.url 2>/dev/null || true)
-        origin=${origin#file://}
-        if [ -n "$origin" ] && [ -d "$origin" ]; then
-            c=$(cd "$origin/.." && pwd)/shared/interop/run-guest.sh
-        fi
-    fi
-    echo "$c"
+# The test VM, tests/vm/run.sh (the kernel's 9P client in qemu; see
+# tests/vm/README.md). need_vm skips without its tools and keeps the Debian
+# kernel package it downloads in the build dir ($DUCT_BUILD/vm-cache) unless
+# DUCT_VM_CACHE names another place. vm_rc RC LOG: skips when run.sh said it
+# could get no kernel (exit 3), else sets nothing and returns.
+VM_RUN=$DUCT_SRC/tests/vm/run.sh
+need_vm() {
+    need_cmd qemu-system-x86_64 "apt-get install qemu-system-x86"
+    need_cmd busybox "apt-get install busybox-static"
+    need_cmd modinfo "apt-get install kmod"
+    command -v xz >/dev/null || command -v zstd >/dev/null || skip "no xz/zstd to unpack kernel modules"
+    export DUCT_VM_CACHE=${DUCT_VM_CACHE:-$DUCT_BUILD/vm-cache}
+}
+vm_rc() {
+    [ "$1" = 3 ] && skip "no Debian kernel for the VM: $(grep 'duct-vm:' "$2" | tail -1)"
+    return 0
 }

@@ -1,11 +1,11 @@
 #!/bin/busybox sh
 # posix.sh — the guest-side exercise for kernel9p*.sh (runs under busybox in
-# the VM of ../shared/interop/run-guest.sh, V9FS_GUEST_SCRIPT). $1 is the v9fs
+# the VM of tests/vm/run.sh, DUCT_VM_SCRIPT). $1 is the v9fs
 # mount. Plain 9P2000 (no .u/.L) has no symlinks, hard links or special
 # files: with VERSION=9p2000 those checks instead expect a clean refusal.
 # Exit status = number of failed checks.
 M=${1:-/mnt}
-. /etc/v9fs.conf
+. /etc/vm/conf
 FAILS=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
