@@ -83,7 +83,8 @@ constexpr Table make_l() {
 // not know at all does.
 constexpr Table make_duct() {
     Table t = make_l();
-    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2) SLOT(Twalkattr)
+    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2) SLOT(Twalkattr) SLOT(Treaddirplus)
+    SLOT(Tlcreateattr)
     return t;
 }
 constexpr Table make_plain() {
