@@ -83,8 +83,9 @@ constexpr Table make_l() {
 // not know at all does.
 constexpr Table make_duct() {
     Table t = make_l();
-    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2) SLOT(Twalkattr) SLOT(Treaddirplus)
-    SLOT(Tlcreateattr)
+    SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2) SLOT(Twalkattr)
+    // Treaddirplus and Tlcreateattr (dir.cc, io.cc) get slots once the mount
+    // sends them and tests cover them; until then they answer ENOSYS.
     return t;
 }
 constexpr Table make_plain() {
