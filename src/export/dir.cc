@@ -10,6 +10,10 @@
 // read, and a record is never split. The records read from the directory but
 // not yet sent wait in Fid::dir_pending.
 //
+// Treaddirplus (duct extension, table.h) is Treaddir whose entries carry
+// what a Twalkattr of each name would answer (one openat O_PATH, fstat and
+// listxattr per entry, under the same confinement as a walk).
+//
 // Threads: workers; a directory fid's reads hold its Fid::mu throughout,
 // because seeking and reading share the one open file description.
 #include <dirent.h>
@@ -18,6 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "export/confine.h"
 #include "export/session.h"
 #include "proto/codec.h"
 
@@ -56,23 +63,37 @@ uint8_t qtype_of_dtype(unsigned char t) {
     return p9::QTFILE;
 }
 
-}  // namespace
+// Treaddirplus: what a Twalkattr of the entry's name would answer, found
+// the way walk_fid finds it (O_PATH|O_NOFOLLOW from the directory, never
+// into our own mount, own_mount before any stat so our FUSE mount is not
+// asked). Anything else leaves valid 0 and the mount looks the name up.
+void attrs_of_entry(Ctx& c, int dirfd, const char* name, p9::DirentPlus& e) {
+    if (!strcmp(name, ".") || !strcmp(name, "..")) return;
+    Fd fd(openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd || own_mount(c.s, fd.get())) return;
+    struct stat st;
+    if (stat_fd(fd.get(), st)) return;
+    e.attr = getattr_of(c.s, st);
+    e.xnone = xattrs_absent(fd.get(), st.st_mode);
+}
 
-Reply h_Treaddir(Ctx& c, const p9::Treaddir& m) {
-    auto f = c.fid(m.fid);
+// Treaddir and Treaddirplus (plus: each entry with its attributes).
+Reply read_entries(Ctx& c, uint32_t fid, uint64_t offset, uint32_t want, bool plus) {
+    auto f = c.fid(fid);
     if (!f) return fail(EBADF);
     std::lock_guard<std::mutex> g(f->mu);
     if (!f->ofd) return fail(EBADF);
     if (!f->is_dir()) return fail(ENOTDIR);
     int fd = f->ofd->get();
-    uint32_t count = std::min(m.count, c.s.iounit());
-    if (m.offset > uint64_t(INT64_MAX)) return fail(EINVAL);
-    if (lseek(fd, off_t(m.offset), SEEK_SET) < 0) return fail_errno();
+    uint32_t count = std::min(want, c.s.iounit());
+    if (offset > uint64_t(INT64_MAX)) return fail(EINVAL);
+    if (lseek(fd, off_t(offset), SEEK_SET) < 0) return fail_errno();
     std::string out;
     bool full = false;
     while (!full) {
         ssize_t n = dents(fd, [&](const linux_dirent64& d) {
-            p9::Dirent e;
+            p9::DirentPlus ep;
+            p9::Dirent& e = ep.d;
             e.name = d.d_name;
             e.offset = uint64_t(d.d_off);
             e.type = d.d_type;
@@ -84,11 +105,17 @@ Reply h_Treaddir(Ctx& c, const p9::Treaddir& m) {
             // d_ino is on the directory's own device (for a mount point:
             // the covered directory's, as a local readdir shows it).
             e.qid.path = c.s.qids.path(f->dev, d.d_ino);
-            if (out.size() + p9::dirent_size(e) > count) {
+            size_t size = plus ? p9::direntplus_size(ep) : p9::dirent_size(e);
+            if (out.size() + size > count) {
                 full = true;
                 return false;
             }
-            p9::append_dirent(out, e);
+            if (plus) {
+                attrs_of_entry(c, fd, d.d_name, ep);
+                p9::append_direntplus(out, ep);
+            } else {
+                p9::append_dirent(out, e);
+            }
             return true;
         });
         if (n < 0) return fail_errno();
@@ -96,7 +123,18 @@ Reply h_Treaddir(Ctx& c, const p9::Treaddir& m) {
     }
     // Nothing fits but entries remain: an empty reply would read as the end.
     if (out.empty() && full) return fail(EINVAL);
+    if (plus) return p9::Rreaddirplus{p9::Data{std::move(out)}};
     return p9::Rreaddir{p9::Data{std::move(out)}};
+}
+
+}  // namespace
+
+Reply h_Treaddir(Ctx& c, const p9::Treaddir& m) {
+    return read_entries(c, m.fid, m.offset, m.count, false);
+}
+
+Reply h_Treaddirplus(Ctx& c, const p9::Treaddirplus& m) {
+    return read_entries(c, m.fid, m.offset, m.count, true);
 }
 
 Reply read_dir_plain(Ctx& c, Fid& f, uint64_t offset, uint32_t count) {

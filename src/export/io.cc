@@ -80,35 +80,64 @@ Reply h_Tlopen(Ctx& c, const p9::Tlopen& m) {
 }
 
 // Tlcreate: create and open `name` in directory fid; the fid then names the
-// new file (open).
-Reply h_Tlcreate(Ctx& c, const p9::Tlcreate& m) {
-    auto f = c.fid(m.fid);
+// new file (open). Tlcreateattr (duct extension) puts the open file in a new
+// fid instead, leaving the directory fid as it is, and answers the file's
+// attributes too.
+namespace {
+Reply create_open(Ctx& c, uint32_t dfid, uint32_t newfid, const std::string& name, uint32_t lflags,
+                  uint32_t lmode, uint32_t gid, struct stat& st, uint32_t* xnone) {
+    auto f = c.fid(dfid);
     if (!f) return fail(EBADF);
-    if (int e = check_name(m.name)) return fail(e);
+    if (newfid != dfid && c.s.fids.get(newfid)) return fail(EBADF);
+    if (int e = check_name(name)) return fail(e);
     if (!f->is_dir()) return fail(ENOTDIR);
-    {
+    if (newfid == dfid) {
         std::lock_guard<std::mutex> g(f->mu);
         if (f->opened()) return fail(EBUSY);
     }
-    c.as_group(*f, m.gid);
-    int flags = (oflags_from_l(m.flags) & ~O_DIRECTORY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-    mode_t mode = m.mode & 07777;
+    c.as_group(*f, gid);
+    int flags = (oflags_from_l(lflags) & ~O_DIRECTORY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+    mode_t mode = lmode & 07777;
     // An existing name opens as walk + Tlopen would (a FIFO must not block
     // this worker, a device node must not open): confine.h.
     int err = 0;
     PathFd dir = f->at(err);
     if (!dir) return fail(err);
     bool created = false;
-    Fd fd = open_existing_or_create(dir.get(), m.name, flags, mode, created, err);
+    Fd fd = open_existing_or_create(dir.get(), name, flags, mode, created, err);
     if (!fd) return fail(err);
-    if (created) fix_mode(dir.get(), m.name.c_str(), mode);
-    struct stat st;
+    if (created) fix_mode(dir.get(), name.c_str(), mode);
+    if (xnone) *xnone = xattrs_absent(fd.get(), S_IFREG);
     auto nf = fid_of_created(c.s, std::move(fd), dir.get(), flags, f->user, st, err);
     if (!nf) return fail(err);
-    if (!c.s.fids.replace(m.fid, f.get(), std::move(nf), join(c.s.fids.path(m.fid), m.name), c.gen))
-        return fail(EBADF);
-    release_locks(c.s, *f);
+    std::string path = join(c.s.fids.path(dfid), name);
+    if (newfid == dfid) {
+        if (!c.s.fids.replace(dfid, f.get(), std::move(nf), path, c.gen)) return fail(EBADF);
+        release_locks(c.s, *f);
+    } else if (!c.s.fids.add(newfid, std::move(nf), path, err, c.gen)) {
+        return fail(err);
+    }
+    return Reply(0, {});
+}
+}  // namespace
+
+Reply h_Tlcreate(Ctx& c, const p9::Tlcreate& m) {
+    struct stat st;
+    Reply r = create_open(c, m.fid, m.fid, m.name, m.flags, m.mode, m.gid, st, nullptr);
+    if (r.err) return r;
     return p9::Rlcreate{qid_of(c.s, st), c.s.iounit()};
+}
+
+Reply h_Tlcreateattr(Ctx& c, const p9::Tlcreateattr& m) {
+    struct stat st;
+    uint32_t xnone = 0;
+    Reply r = create_open(c, m.dfid, m.newfid, m.name, m.flags, m.mode, m.gid, st, &xnone);
+    if (r.err) return r;
+    p9::Rlcreateattr out;
+    out.iounit = c.s.iounit();
+    out.xnone = xnone;
+    p9::copy_attrs(getattr_of(c.s, st), out);
+    return out;
 }
 
 Reply h_Tread(Ctx& c, const p9::Tread& m) {

@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <cstring>
 #include <condition_variable>
@@ -81,9 +82,14 @@ constexpr Table make_l() {
 // The duct extension (table.h), only on a session that negotiated it: in a
 // plain .L session these slots are empty and answer ENOSYS, as a type we do
 // not know at all does.
-constexpr Table make_duct() {
+constexpr Table make_duct_walkattr() {
     Table t = make_l();
     SLOT(Tfallocate) SLOT(Tlseek) SLOT(Trenameat2) SLOT(Twalkattr)
+    return t;
+}
+constexpr Table make_duct() {
+    Table t = make_duct_walkattr();
+    SLOT(Treaddirplus) SLOT(Tlcreateattr)
     return t;
 }
 constexpr Table make_plain() {
@@ -95,6 +101,17 @@ constexpr Table make_plain() {
 #undef SLOT
 constexpr Table kL = make_l();
 constexpr Table kDuct = make_duct();
+// A duct from before Treaddirplus and Tlcreateattr, for the tests of the
+// mount's fallback (it.readdirplus): DUCT_TEST_NO_RDP=1 in the exporting
+// duct's environment. Tests only; not documented for users.
+constexpr Table kDuctWalkattr = make_duct_walkattr();
+const Table& duct_table() {
+    static const bool old = [] {
+        const char* v = getenv("DUCT_TEST_NO_RDP");
+        return v && *v && strcmp(v, "0") != 0;
+    }();
+    return old ? kDuctWalkattr : kDuct;
+}
 constexpr Table kPlain = make_plain();
 
 class ServerImpl final : public Server {
@@ -560,7 +577,7 @@ void ServerImpl::run(Job& j) {
         complete(tag, j.epoch, j.serial, nullptr);
         return;
     }
-    const Table& t = d == p9::Dialect::P2000 ? kPlain : d == p9::Dialect::Duct ? kDuct : kL;
+    const Table& t = d == p9::Dialect::P2000 ? kPlain : d == p9::Dialect::Duct ? duct_table() : kL;
     Handler h = t[j.fc.type()];
     int refused = h ? refused_by_policy(s_.opts, j.fc) : 0;
     Reply r = !h ? fail(ENOSYS) : refused ? fail(refused) : h(c, j.fc);

@@ -192,7 +192,7 @@ DUCT_HANDLER(Tlock) DUCT_HANDLER(Tgetlock)
 DUCT_HANDLER(Topen) DUCT_HANDLER(Tcreate) DUCT_HANDLER(Tstat) DUCT_HANDLER(Twstat)
 // the duct extension, only in a session that negotiated it (ext.cc)
 DUCT_HANDLER(Tfallocate) DUCT_HANDLER(Tlseek) DUCT_HANDLER(Trenameat2)
-DUCT_HANDLER(Twalkattr)
+DUCT_HANDLER(Twalkattr) DUCT_HANDLER(Treaddirplus) DUCT_HANDLER(Tlcreateattr)
 #undef DUCT_HANDLER
 
 // walk(5) from fid to newfid (walk.cc; h_Twalk is this with end null).
@@ -203,6 +203,9 @@ struct WalkEnd {
     uint32_t xnone = 0;
 };
 Reply walk_fid(Ctx& c, uint32_t fid, uint32_t newfid, const p9::WNames& wname, WalkEnd* end);
+// The xattrs of the file at O_PATH (or open) descriptor fd that it provably
+// lacks (p9::XNONE_*; 0 = unknown), from one listxattr (walk.cc).
+uint32_t xattrs_absent(int fd, mode_t type);
 // A file's stat as Tgetattr answers it (meta.cc).
 p9::Rgetattr getattr_of(Session& s, const struct stat& st);
 

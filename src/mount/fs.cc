@@ -38,8 +38,44 @@ void stat_from(const Rgetattr& a, struct stat& st) {
     st.st_ctim = {time_t(a.ctime_sec), long(a.ctime_nsec)};
 }
 
-int node_fid(Fs& fs, fuse_ino_t ino, NodeFid& fid) {
-    return fs.nodes.pin(ino, fid) ? 0 : ESTALE;
+// A lazy node (inodes.h) gets its fid here, on first use: a walk of its
+// name from its parent, kept only if it reached the same file. Another file
+// at that name now (renamed or replaced on the exporting disk), or none:
+// ESTALE, and the kernel looks the name up afresh (or the caller sees it).
+static int attach_lazy(Fs& fs, fuse_ino_t ino, const InodeTable::Origin& o, int depth) {
+    NodeFid dfid;
+    if (int e = node_fid(fs, o.parent, dfid, depth + 1)) return e;
+    uint32_t fid = p9::NOFID;
+    Rgetattr a;
+    int e = ENOSYS;
+    if (!fs.no_walkattr.load()) {
+        fid = fs.c.alloc_fid();
+        Rwalkattr w;
+        e = fs.c.call(Twalkattr{dfid, fid, {o.name}}, w, nullptr);
+        if (!e && w.wqid.size() != 1) e = ENOENT;  // walk(5): no newfid
+        if (e) fs.c.free_fid(fid);
+        else copy_attrs(w, a);
+        if (e == ENOSYS) fs.no_walkattr = true;
+    }
+    if (e == ENOSYS) {  // an older duct: walk, then getattr
+        if (!(e = walk(fs, dfid, o.name.c_str(), fid, nullptr)) && (e = getattr(fs, fid, a, nullptr)))
+            fs.c.clunk_async(fid);
+    }
+    if (e) return e == ENOENT ? ESTALE : e;
+    return fs.nodes.attach(ino, fid, a.qid, a.gen) ? 0 : ESTALE;
+}
+
+int node_fid(Fs& fs, fuse_ino_t ino, NodeFid& fid, int depth) {
+    InodeTable::Origin lazy;
+    if (!fs.nodes.pin(ino, fid, &lazy)) return ESTALE;
+    if (fid.fid() != p9::NOFID) return 0;
+    // A chain of lazy parents is as deep as the directories listed without
+    // being looked up; the kernel looks up before it descends, so a long
+    // one is a bug somewhere, not a reason to recurse without end.
+    if (depth > 64) return ESTALE;
+    if (int e = attach_lazy(fs, ino, lazy, depth)) return e;
+    if (!fs.nodes.pin(ino, fid)) return ESTALE;
+    return fid.fid() != p9::NOFID ? 0 : ESTALE;
 }
 
 int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req) {
@@ -116,15 +152,15 @@ void entry_from(Fs& fs, uint32_t fid, const Rgetattr& a, fuse_entry_param& e) {
     e.entry_timeout = fs.timeout;
 }
 
-void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
+bool set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
     uint32_t uid, gid;
     // The attach user made it already; an unmappable caller keeps that owner.
-    if (!fs.ids.uid_out(ctx->uid, uid) || uid == fs.attach_uid) return;
+    if (!fs.ids.uid_out(ctx->uid, uid) || uid == fs.attach_uid) return false;
     if (!fs.ids.gid_out(ctx->gid, gid)) gid = NONUNAME;
     NodeFid dfid;
     uint32_t fid;
-    if (node_fid(fs, parent, dfid) || walk(fs, dfid, name, fid, req)) return;
+    if (node_fid(fs, parent, dfid) || walk(fs, dfid, name, fid, req)) return false;
     Tsetattr t{};
     t.fid = fid;
     t.valid = gid == NONUNAME ? SETATTR_UID : SETATTR_UID | SETATTR_GID;
@@ -137,6 +173,7 @@ void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     Rsetattr r;
     fs.c.call(t, r, req);
     fs.c.clunk_async(fid);
+    return true;
 }
 
 uint32_t wire_oflags(int flags) {

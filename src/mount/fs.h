@@ -40,6 +40,9 @@ struct Fs {
     // A duct older than Twalkattr answered it ENOSYS: lookups walk and
     // getattr in two round trips from then on.
     std::atomic<bool> no_walkattr{false};
+    // ... and likewise Treaddirplus (plain Treaddir entries from then on)
+    // and Tlcreateattr (Tlcreate + walk + Tgetattr).
+    std::atomic<bool> no_readdirplus{false}, no_lcreateattr{false};
 
     // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
     bool dont_mask = false;
@@ -80,9 +83,10 @@ uint32_t io_chunk(Fs& fs, uint64_t fh);
 
 void stat_from(const p9::Rgetattr& a, struct stat& st);
 // A node's fid, pinned for as long as `fid` lives (inodes.h); converts to
-// the fid number. ESTALE for an unknown node.
+// the fid number. ESTALE for an unknown node. A lazy node (inodes.h) is
+// walked to here first (one Twalkattr): ESTALE if its name has another file.
 using NodeFid = InodeTable::Ref;
-int node_fid(Fs& fs, fuse_ino_t ino, NodeFid& fid);
+int node_fid(Fs& fs, fuse_ino_t ino, NodeFid& fid, int depth = 0);
 // Walks one name from dfid to a new fid (name == nullptr: clone dfid).
 int walk(Fs& fs, uint32_t dfid, const char* name, uint32_t& newfid, fuse_req_t req);
 // Tgetattr; uid and gid come back as local ids (fs.ids).
@@ -97,8 +101,9 @@ void entry_from(Fs& fs, uint32_t fid, const p9::Rgetattr& a, fuse_entry_param& e
 int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
                  fuse_entry_param& e);
 // After a create: give the new file to the caller's uid/gid when they are
-// not the attach uid (we attach once; see mount.cc). Best effort.
-void set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name);
+// not the attach uid (we attach once; see mount.cc). Best effort; true if
+// it tried (the attributes may have changed).
+bool set_owner(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name);
 // The mode to create with in `parent`: the caller's umask applied unless the
 // directory has a default ACL (create_mode.cc).
 uint32_t create_mode(Fs& fs, fuse_req_t req, fuse_ino_t parent, mode_t mode);
@@ -132,6 +137,7 @@ void op_fsync(fuse_req_t, fuse_ino_t, int, fuse_file_info*);
 void op_fallocate(fuse_req_t, fuse_ino_t, int, off_t, off_t, fuse_file_info*);
 void op_opendir(fuse_req_t, fuse_ino_t, fuse_file_info*);
 void op_readdir(fuse_req_t, fuse_ino_t, size_t, off_t, fuse_file_info*);
+void op_readdirplus(fuse_req_t, fuse_ino_t, size_t, off_t, fuse_file_info*);
 void op_releasedir(fuse_req_t, fuse_ino_t, fuse_file_info*);
 void op_fsyncdir(fuse_req_t, fuse_ino_t, int, fuse_file_info*);
 void op_mkdir(fuse_req_t, fuse_ino_t, const char*, mode_t);

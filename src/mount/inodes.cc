@@ -39,6 +39,35 @@ void InodeTable::retire(uint32_t fid, std::vector<uint32_t>& now) {
     else now.push_back(fid);
 }
 
+void InodeTable::set_fid(Node& n, uint32_t fid, std::vector<uint32_t>& now,
+                         std::vector<uint64_t>& drop) {
+    if (n.fid == p9::NOFID) {
+        if (n.parent) drop.push_back(n.parent);
+        n.parent = 0;
+        n.name.clear();
+    } else if (n.fid != fid) {
+        retire(n.fid, now);
+    }
+    n.fid = fid;
+}
+
+void InodeTable::drop_lookups(std::vector<uint64_t> inos, std::vector<uint32_t>& now) {
+    while (!inos.empty()) {
+        uint64_t ino = inos.back();
+        inos.pop_back();
+        if (ino == ROOT) continue;
+        auto it = nodes_.find(ino);
+        if (it == nodes_.end()) continue;
+        if (--it->second.nlookup > 0) continue;
+        Node& n = it->second;
+        if (n.fid != p9::NOFID) retire(n.fid, now);
+        else if (n.parent) inos.push_back(n.parent);
+        auto p = by_path_.find(n.qid.path);
+        if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
+        nodes_.erase(it);
+    }
+}
+
 uint64_t InodeTable::add(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
     std::vector<uint32_t> now;
     uint64_t id;
@@ -48,8 +77,9 @@ uint64_t InodeTable::add(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
         auto n = it == by_path_.end() ? nodes_.end() : nodes_.find(it->second);
         if (n != nodes_.end() && same_file(n->second, qid, gen)) {
             n->second.nlookup++;
-            if (n->second.fid != fid) retire(n->second.fid, now);
-            n->second.fid = fid;
+            std::vector<uint64_t> drop;
+            set_fid(n->second, fid, now, drop);
+            drop_lookups(std::move(drop), now);
             id = n->first;
         } else {
             id = next_++;
@@ -61,6 +91,24 @@ uint64_t InodeTable::add(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
     return id;
 }
 
+uint64_t InodeTable::add_lazy(uint64_t parent, const std::string& name, const p9::Qid& qid,
+                              uint64_t gen) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = by_path_.find(qid.path);
+    auto n = it == by_path_.end() ? nodes_.end() : nodes_.find(it->second);
+    if (n != nodes_.end() && same_file(n->second, qid, gen)) {
+        n->second.nlookup++;  // known (with a fid or not): as it is
+        return n->first;
+    }
+    auto p = nodes_.find(parent);
+    if (p == nodes_.end()) return 0;
+    p->second.nlookup++;  // held by the new node until it has a fid
+    uint64_t id = next_++;
+    nodes_[id] = Node{p9::NOFID, qid, gen, 1, parent, name};
+    by_path_[qid.path] = id;
+    return id;
+}
+
 void InodeTable::refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
     std::vector<uint32_t> now;
     {
@@ -68,8 +116,9 @@ void InodeTable::refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
         auto it = by_path_.find(qid.path);
         auto n = it == by_path_.end() ? nodes_.end() : nodes_.find(it->second);
         if (n != nodes_.end() && same_file(n->second, qid, gen)) {
-            if (n->second.fid != fid) retire(n->second.fid, now);
-            n->second.fid = fid;
+            std::vector<uint64_t> drop;
+            set_fid(n->second, fid, now, drop);
+            drop_lookups(std::move(drop), now);
         } else {
             now.push_back(fid);
         }
@@ -77,13 +126,41 @@ void InodeTable::refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen) {
     clunk_all(now);
 }
 
-bool InodeTable::pin(uint64_t ino, Ref& out) {
+bool InodeTable::attach(uint64_t ino, uint32_t fid, const p9::Qid& qid, uint64_t gen) {
+    std::vector<uint32_t> now;
+    bool same = false;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        auto it = nodes_.find(ino);
+        if (it != nodes_.end() && it->second.qid.path == qid.path && same_file(it->second, qid, gen)) {
+            same = true;
+            if (it->second.fid == p9::NOFID) {
+                std::vector<uint64_t> drop;
+                set_fid(it->second, fid, now, drop);
+                drop_lookups(std::move(drop), now);
+            } else {
+                now.push_back(fid);  // another op attached one first
+            }
+        } else {
+            now.push_back(fid);
+        }
+    }
+    clunk_all(now);
+    return same;
+}
+
+bool InodeTable::pin(uint64_t ino, Ref& out, Origin* lazy) {
     out.reset();
     std::lock_guard<std::mutex> g(mu_);
     auto it = nodes_.find(ino);
     if (it == nodes_.end()) return false;
+    const Node& n = it->second;
+    if (n.fid == p9::NOFID) {
+        if (lazy) *lazy = Origin{n.parent, n.name, n.qid, n.gen};
+        return true;
+    }
     out.t_ = this;
-    out.fid_ = it->second.fid;
+    out.fid_ = n.fid;
     pins_[out.fid_]++;
     return true;
 }
@@ -111,10 +188,8 @@ void InodeTable::forget(uint64_t ino, uint64_t n) {
             it->second.nlookup -= n;
             return;
         }
-        retire(it->second.fid, now);
-        auto p = by_path_.find(it->second.qid.path);
-        if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
-        nodes_.erase(it);
+        it->second.nlookup = 1;  // the last one goes below, with what it held
+        drop_lookups({ino}, now);
     }
     clunk_all(now);
 }
@@ -125,7 +200,7 @@ std::vector<uint32_t> InodeTable::drain() {
     uint32_t root = p9::NOFID;
     for (auto& [id, n] : nodes_) {
         if (id == ROOT) root = n.fid;
-        else out.push_back(n.fid);
+        else if (n.fid != p9::NOFID) out.push_back(n.fid);
     }
     if (root != p9::NOFID) out.push_back(root);
     nodes_.clear();
@@ -137,7 +212,14 @@ std::vector<uint32_t> InodeTable::drain() {
 
 size_t InodeTable::fid_count() const {
     std::lock_guard<std::mutex> g(mu_);
-    return nodes_.size() + retired_.size();
+    size_t n = retired_.size();
+    for (auto& [id, node] : nodes_) n += node.fid != p9::NOFID;
+    return n;
+}
+
+size_t InodeTable::node_count() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return nodes_.size();
 }
 
 }  // namespace duct::mnt

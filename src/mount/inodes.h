@@ -10,12 +10,21 @@
 // number is not reused either (the Client frees numbers only after
 // Rclunk). So the peer holds one fid per known node, plus those in use.
 //
+// Lazy nodes: a node the kernel learnt of from a readdirplus entry or a
+// Tlcreateattr has no fid yet (a fid on the export holds an fd, and a
+// listing would make thousands). It remembers where it was seen (parent
+// node + name) and holds one lookup of its parent so that parent stays
+// while it may be needed; an op that needs the fid walks the name from the
+// parent and attach()es the fid if the walk reached the same file (qid
+// path, type, generation: same_file), else the op fails ESTALE.
+//
 // Threads: every FUSE worker; one mutex guards all of it and is a leaf lock.
 // The clunk callback is called outside it (it sends).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -56,11 +65,28 @@ public:
     // name after a rename, so the freshest walk is the one to keep. The
     // fid it had is clunked once no op uses it.
     uint64_t add(uint32_t fid, const p9::Qid& qid, uint64_t gen);
+    // The same for a file seen in `parent` as `name` but not walked to: a
+    // new node is lazy (no fid). 0 if parent is unknown (no node made).
+    uint64_t add_lazy(uint64_t parent, const std::string& name, const p9::Qid& qid,
+                      uint64_t gen);
     // After a rename: a known node takes fid as above (its lookup count
     // stays); for an unknown one fid is clunked.
     void refresh(uint32_t fid, const p9::Qid& qid, uint64_t gen);
-    // Pins the node's fid; false if the kernel named an unknown node.
-    bool pin(uint64_t ino, Ref& out);
+    // Where a lazy node was seen, for the walk that gives it a fid.
+    struct Origin {
+        uint64_t parent = 0;
+        std::string name;
+        p9::Qid qid;
+        uint64_t gen = 0;
+    };
+    // Pins the node's fid; false if the kernel named an unknown node. A
+    // lazy node pins nothing (out.fid() is NOFID) and fills *lazy if given.
+    bool pin(uint64_t ino, Ref& out, Origin* lazy = nullptr);
+    // A walk from the lazy node's origin reached (qid, gen) as fid: if that
+    // is the node's file and it still has no fid, it takes fid (and lets
+    // its parent go). Otherwise fid is clunked; false if it was not the
+    // node's file (or the node is gone).
+    bool attach(uint64_t ino, uint32_t fid, const p9::Qid& qid, uint64_t gen);
     // Lowers the lookup count by n; at 0 the node goes (its fid clunked once
     // unpinned). The root is never forgotten.
     void forget(uint64_t ino, uint64_t n);
@@ -70,14 +96,24 @@ public:
     // Fids the table holds for the peer: node fids and retired fids not yet
     // clunked (tests).
     size_t fid_count() const;
+    // Nodes, lazy ones included, the root too (tests).
+    size_t node_count() const;
 
 private:
     struct Node {
-        uint32_t fid;
+        uint32_t fid;  // NOFID: lazy (below)
         p9::Qid qid;
         uint64_t gen;
         uint64_t nlookup;
+        uint64_t parent = 0;  // lazy: the node it was seen in (one lookup held)
+        std::string name;     // ... and the name it had there
     };
+    // n takes fid (its old one retired); a lazy n lets its parent go
+    // (into `drop`). mu_ held.
+    void set_fid(Node& n, uint32_t fid, std::vector<uint32_t>& now, std::vector<uint64_t>& drop);
+    // Lowers each node's count by one, removing those that reach 0 (and
+    // the parents they held, in turn). mu_ held.
+    void drop_lookups(std::vector<uint64_t> inos, std::vector<uint32_t>& now);
     void unpin(uint32_t fid);
     // fid belongs to no node any more: clunk it now (into `now`) or at
     // its last unpin. mu_ held.

@@ -6,7 +6,7 @@
 // rename with RENAME_NOREPLACE/EXCHANGE: Trenameat2 when the peer is a duct
 // that negotiated the extension (table.h), else EINVAL (Trenameat has no
 // flags, and emulating NOREPLACE by a lookup first would be racy).
-// Not done: readdirplus (it would cost a walk + getattr per entry).
+// readdirplus (Treaddirplus, between two ducts): ops_readdirplus.cc.
 // Runs on FUSE workers; each op blocks in rpc.
 #include <cerrno>
 #include <cstdio>

@@ -1,5 +1,6 @@
 // FUSE ops on open files: open (clone the node's fid + Tlopen), create
-// (clone the dir fid + Tlcreate, then a walk for the new node), read/write
+// (between two ducts one Tlcreateattr, the new node lazy (inodes.h);
+// otherwise clone the dir fid + Tlcreate, then a walk for the new node), read/write
 // (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit), flush (nothing
 // is cached, so nothing to do), release (Tclunk), fsync (Tfsync).
 // fallocate and lseek(SEEK_DATA/SEEK_HOLE) have no 9P2000.L message: with a
@@ -56,16 +57,68 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
 }
 
+// Tlcreateattr (duct extension): the open file in a new fid and its
+// attributes in one round trip; the node is lazy (inodes.h), walked to only
+// when an op needs its own fid. Returns ENOSYS (nothing replied) for a duct
+// older than the message, else replies itself and returns 0, or returns the
+// error to reply.
+static int create_with_attrs(Fs& fs, fuse_req_t req, fuse_ino_t parent, uint32_t dfid,
+                             const char* name, uint32_t lflags, uint32_t cmode,
+                             fuse_file_info* fi) {
+    uint32_t fid = fs.c.alloc_fid();
+    Rlcreateattr r;
+    if (int e = fs.c.call(Tlcreateattr{dfid, fid, name, lflags, cmode, create_gid(fs, req)}, r, req)) {
+        fs.c.free_fid(fid);
+        return e;
+    }
+    fs.track(fid);
+    fi->fh = make_fh(fid, r.iounit);
+    direct_io_of(fi);
+    Rgetattr a;
+    copy_attrs(r, a);
+    // Given to another owner: the attributes have changed since.
+    if (!set_owner(fs, req, parent, name)) map_ids(fs, a);
+    else if (getattr(fs, fid, a, req) != 0) a.valid = 0;
+    fuse_entry_param e = {};
+    if (a.valid) e.ino = fs.nodes.add_lazy(parent, name, a.qid, a.gen);
+    if (!e.ino) {  // the parent went meanwhile, or no attributes
+        fs.untrack(fid);
+        fs.c.clunk_async(fid);
+        return a.valid ? ESTALE : EIO;
+    }
+    if (r.xnone) fs.xnone.put(e.ino, r.xnone, fs.timeout);
+    else fs.xnone.forget(e.ino);
+    stat_from(a, e.attr);
+    e.attr_timeout = fs.timeout;
+    e.entry_timeout = fs.timeout;
+    append_whole(fi);
+    if (fuse_reply_create(req, &e, fi) == -ENOENT) {  // the caller went away
+        fs.untrack(fid);
+        fs.c.clunk_async(fid);
+        fs.nodes.forget(e.ino, 1);
+    }
+    return 0;
+}
+
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
     Fs& fs = fs_of(req);
     NodeFid dfid;
     uint32_t fid;
     if (int e = node_fid(fs, parent, dfid)) return (void)fuse_reply_err(req, e);
-    if (int e = walk(fs, dfid, nullptr, fid, req)) return (void)fuse_reply_err(req, e);
     // Tlcreate creates: O_CREAT goes (wire_oflags keeps it out of Tlopen).
     uint32_t lflags = wire_oflags(fi->flags) | p9::DOTL_CREATE | (fi->flags & O_EXCL ? p9::DOTL_EXCL : 0);
-    Tlcreate t{fid, name, lflags, create_mode(fs, req, parent, mode), create_gid(fs, req)};
+    uint32_t cmode = create_mode(fs, req, parent, mode);
+    if (fs.c.duct_ext() && !fs.no_lcreateattr.load()) {
+        int e = create_with_attrs(fs, req, parent, dfid, name, lflags, cmode, fi);
+        if (e != ENOSYS) {
+            if (e) fuse_reply_err(req, e);
+            return;
+        }
+        fs.no_lcreateattr = true;
+    }
+    if (int e = walk(fs, dfid, nullptr, fid, req)) return (void)fuse_reply_err(req, e);
+    Tlcreate t{fid, name, lflags, cmode, create_gid(fs, req)};
     Rlcreate r;
     if (int e = fs.c.call(t, r, req)) {
         fs.c.clunk_async(fid);

@@ -2,10 +2,10 @@
 // 9P2000.L counterpart in ops_*.cc. init sizes FUSE's I/O to the msize.
 //
 // Not implemented (libfuse answers ENOSYS at once, or the kernel does the
-// work itself): access (default_permissions: the kernel checks), readdirplus,
+// work itself): access (default_permissions: the kernel checks),
 // copy_file_range, ioctl, poll, bmap, retrieve_reply, write_buf (write is
 // used), tmpfile.
-// The duct extension (proto/table.h): fallocate, lseek (SEEK_DATA/HOLE),
+// The duct extension (proto/table.h): readdirplus, fallocate, lseek (SEEK_DATA/HOLE),
 // flock and rename with flags reach the peer only when it is a duct that
 // negotiated it. Otherwise fallocate answers EOPNOTSUPP, lseek ENOSYS (the
 // kernel then uses its generic lseek), rename with flags EINVAL and flock is
@@ -59,7 +59,13 @@ static void op_init(void* userdata, fuse_conn_info* conn) {
     // Nothing acknowledged may be lost on unmount: no write-back cache.
     conn->want &= ~unsigned(FUSE_CAP_WRITEBACK_CACHE);
     conn->want &= ~unsigned(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+    // readdirplus only with a duct (Treaddirplus; any other peer would cost
+    // a walk and a getattr per entry), and on every read of a directory,
+    // not READDIRPLUS_AUTO: with it the kernel lists all but the first
+    // buffer plainly (ls reads the whole directory before its stats), so a
+    // big directory's `ls -l` would be one lookup per name again.
     conn->want &= ~unsigned(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+    if (fs.c.duct_ext() && (conn->capable & FUSE_CAP_READDIRPLUS)) conn->want |= FUSE_CAP_READDIRPLUS;
     // libfuse asks for remote flock because the table has a flock op; only
     // a duct peer can carry it (op_flock). Without it the kernel emulates
     // flock on its own, as before the op existed.
@@ -98,6 +104,7 @@ static fuse_lowlevel_ops make_ops() {
     o.fallocate = op_fallocate;
     o.opendir = op_opendir;
     o.readdir = op_readdir;
+    o.readdirplus = op_readdirplus;
     o.releasedir = op_releasedir;
     o.fsyncdir = op_fsyncdir;
     o.setxattr = op_setxattr;
@@ -137,6 +144,7 @@ static fuse_lowlevel_ops make_plain_ops() {
     o.fsync = p2000::op_fsync;
     o.opendir = p2000::op_opendir;
     o.readdir = p2000::op_readdir;
+    o.readdirplus = nullptr;
     o.releasedir = p2000::op_releasedir;
     o.fsyncdir = p2000::op_fsyncdir;
     o.setxattr = nullptr;

@@ -272,6 +272,30 @@ bool parse_dirent(std::string_view buf, size_t& pos, Dirent& e) {
     return true;
 }
 
+// Rgetattr's fields on the wire: valid[8] qid[13] mode uid gid[4 each],
+// then 15 u64s.
+constexpr size_t kAttrBytes = 8 + 13 + 3 * 4 + 15 * 8;
+
+size_t direntplus_size(const DirentPlus& e) { return dirent_size(e.d) + 4 + kAttrBytes; }
+
+void append_direntplus(std::string& out, const DirentPlus& e) {
+    append_dirent(out, e.d);
+    Writer w{out, Dialect::L};
+    w.put(e.xnone);
+    visit_fields(e.attr, w);
+}
+
+bool parse_direntplus(std::string_view buf, size_t& pos, DirentPlus& e) {
+    size_t p = pos;
+    if (!parse_dirent(buf, p, e.d)) return false;
+    Reader r{buf, p, Dialect::L, {}};
+    r.get(e.xnone, "direntplus");
+    visit_fields(e.attr, [&r](const char*, auto& f) { r.get(f, "direntplus"); });
+    if (!r.err.empty()) return false;
+    pos = r.pos;
+    return true;
+}
+
 size_t stat_size(const Stat& s) {
     return 2 + 2 + 4 + 13 + 4 + 4 + 4 + 8 + 2 + s.name.size() + 2 + s.uid.size() + 2 +
            s.gid.size() + 2 + s.muid.size();

@@ -42,6 +42,18 @@ void append_dirent(std::string& out, const Dirent& e);
 // Parses one entry at buf[pos...]; advances pos. False if malformed.
 bool parse_dirent(std::string_view buf, size_t& pos, Dirent& e);
 
+// An Rreaddirplus entry (table.h): a Dirent, then xnone[4] and Rgetattr's
+// fields (attr.valid == 0: no attributes).
+struct DirentPlus {
+    Dirent d;
+    u32 xnone = 0;
+    Rgetattr attr;
+    bool operator==(const DirentPlus&) const = default;
+};
+size_t direntplus_size(const DirentPlus& e);
+void append_direntplus(std::string& out, const DirentPlus& e);
+bool parse_direntplus(std::string_view buf, size_t& pos, DirentPlus& e);
+
 size_t stat_size(const Stat& s);  // bytes of the record incl. its size[2]
 void append_stat(std::string& out, const Stat& s);
 // Parses one stat record (starting with its size[2]) at buf[pos...].

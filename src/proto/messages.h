@@ -43,7 +43,8 @@ const char* dialect_name(Dialect d);  // "9P2000", "9P2000.L", "9P2000.L.duct"
 // and older ducts: "9P2000"); the mount then retries "9P2000.L", then
 // "9P2000" (mount.cc). Level 1: Tfallocate, Tlseek, Trenameat2, flock, and later Twalkattr,
 // which a duct older than it answers ENOSYS (an unknown type): the mount
-// then stops sending it (Fs::no_walkattr).
+// then stops sending it (Fs::no_walkattr); likewise Treaddirplus and
+// Tlcreateattr (Fs::no_readdirplus, Fs::no_lcreateattr).
 constexpr const char* kDuctVersionPrefix = "9P2000.L.duct.";
 constexpr u32 kDuctLevel = 1;
 std::string duct_version(u32 level);  // "9P2000.L.duct.<level>"
@@ -165,7 +166,7 @@ using Message =
 #undef DUCT_MSG_NOFIELD
 #undef DUCT_MSG_NOEND
 
-// Rwalkattr carries Rgetattr's fields (table.h): between the two.
+// Rwalkattr and Rlcreateattr carry Rgetattr's fields (table.h): between them.
 #define DUCT_GETATTR_FIELDS(X)                                                       \
     X(valid) X(qid) X(mode) X(uid) X(gid) X(nlink) X(rdev) X(size) X(blksize)        \
     X(blocks) X(atime_sec) X(atime_nsec) X(mtime_sec) X(mtime_nsec) X(ctime_sec)     \
@@ -173,6 +174,8 @@ using Message =
 #define DUCT_COPY_FIELD(f) to.f = from.f;
 inline void copy_attrs(const Rgetattr& from, Rwalkattr& to) { DUCT_GETATTR_FIELDS(DUCT_COPY_FIELD) }
 inline void copy_attrs(const Rwalkattr& from, Rgetattr& to) { DUCT_GETATTR_FIELDS(DUCT_COPY_FIELD) }
+inline void copy_attrs(const Rgetattr& from, Rlcreateattr& to) { DUCT_GETATTR_FIELDS(DUCT_COPY_FIELD) }
+inline void copy_attrs(const Rlcreateattr& from, Rgetattr& to) { DUCT_GETATTR_FIELDS(DUCT_COPY_FIELD) }
 #undef DUCT_COPY_FIELD
 
 // The name of a message type number, or nullptr if the table has no such row.

@@ -16,10 +16,10 @@
 // The duct extension ("9P2000.L.duct.1", see kDuctVersionPrefix in
 // messages.h): between two ducts only, when Tversion negotiated it, the
 // mount may also send the Duct rows below, for what 9P2000.L cannot say.
-// Their numbers, 80..87, are in the gap no dialect uses: 9P2000.L ends at
+// Their numbers, 80..93, are in the gap no dialect uses: 9P2000.L ends at
 // Runlinkat 77 and 9P2000 (and 9P2000.u, which adds no types) starts at
 // Tversion 100 (Linux include/net/9p/9p.h); gVisor's p9 extensions use
-// 124..139 and 250, 9P2000.e 150.. . Future extensions take 88..99.
+// 124..139 and 250, 9P2000.e 150.. . Future extensions take what is left of 88..99 (88/89: the change feed).
 //   Tfallocate fid[4] mode[4] offset[8] length[8]       fallocate(2) on the
 //       open fid; mode is Linux's FALLOC_FL_* bits, passed as they are.
 //   Tlseek fid[4] offset[8] whence[1] -> Rlseek offset[8]
@@ -40,6 +40,23 @@
 //       the xattrs the exporting side knows the file does NOT have, from
 //       one llistxattr there (XNONE_* in messages.h; 0 when it could not
 //       tell), so the mount answers ENODATA for them without asking.
+//   Treaddirplus fid[4] offset[8] count[4] -> Rreaddirplus count[4] data[count]
+//       Treaddir whose entries carry their attributes, so a listing with
+//       attributes (`ls -l`) costs a handful of round trips, not one per
+//       name. Each entry is Rreaddir's qid[13] offset[8] type[1] name[s]
+//       followed by xnone[4] and Rgetattr's fields valid[8] ... data_version[8]
+//       (DirentPlus in codec.h). The attributes are those a Twalkattr of the
+//       name would give (the walk's confinement rules included); valid 0
+//       means "none" (".", "..", a name that vanished or cannot be walked
+//       to): the mount then looks the name up itself. count bounds the data
+//       as for Treaddir; an entry that does not fit comes in the next call.
+//   Tlcreateattr dfid[4] newfid[4] name[s] flags[4] mode[4] gid[4]
+//   -> Rlcreateattr iounit[4] xnone[4] valid[8] qid[13] mode[4] ... data_version[8]
+//       Tlcreate without its clone: creates (or, without EXCL, opens) name
+//       in directory dfid, which stays as it is, and makes newfid the open
+//       file; the reply has Rgetattr's fields of the file and its xnone, so
+//       a create(2) is one round trip instead of three (clone, Tlcreate,
+//       Tgetattr). newfid must be unused.
 // And one flag bit in an existing message: Tlock flags LOCK_FLAGS_FLOCK
 // (0x100, messages.h) makes it a BSD flock(2) of the fid's own open file
 // rather than a POSIX record lock; start/length/proc_id are then unused.
@@ -109,6 +126,15 @@
     MSG(Rrenameat2, 85, Duct) END()                                                       \
     MSG(Twalkattr, 86, Duct) F(u32, fid) F(u32, newfid) F(WNames, wname) END()            \
     MSG(Rwalkattr, 87, Duct) F(WQids, wqid) F(u32, xnone) F(u64, valid) F(Qid, qid)      \
+        F(u32, mode) F(u32, uid) F(u32, gid) F(u64, nlink) F(u64, rdev) F(u64, size)     \
+        F(u64, blksize) F(u64, blocks) F(u64, atime_sec) F(u64, atime_nsec)              \
+        F(u64, mtime_sec) F(u64, mtime_nsec) F(u64, ctime_sec) F(u64, ctime_nsec)        \
+        F(u64, btime_sec) F(u64, btime_nsec) F(u64, gen) F(u64, data_version) END()      \
+    MSG(Treaddirplus, 90, Duct) F(u32, fid) F(u64, offset) F(u32, count) END()            \
+    MSG(Rreaddirplus, 91, Duct) F(Data, data) END()                                       \
+    MSG(Tlcreateattr, 92, Duct) F(u32, dfid) F(u32, newfid) F(str, name) F(u32, flags)   \
+        F(u32, mode) F(u32, gid) END()                                                    \
+    MSG(Rlcreateattr, 93, Duct) F(u32, iounit) F(u32, xnone) F(u64, valid) F(Qid, qid)   \
         F(u32, mode) F(u32, uid) F(u32, gid) F(u64, nlink) F(u64, rdev) F(u64, size)     \
         F(u64, blksize) F(u64, blocks) F(u64, atime_sec) F(u64, atime_nsec)              \
         F(u64, mtime_sec) F(u64, mtime_nsec) F(u64, ctime_sec) F(u64, ctime_nsec)        \
