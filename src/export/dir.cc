@@ -65,6 +65,8 @@ Reply h_Treaddir(Ctx& c, const p9::Treaddir& m) {
     if (!f->ofd) return fail(EBADF);
     if (!f->is_dir()) return fail(ENOTDIR);
     int fd = f->ofd->get();
+    // Before the read: the mount may cache the listing (feed.h).
+    if (m.offset == 0) c.s.feed.watch_dir(fd, f->dev, f->ino);
     uint32_t count = std::min(m.count, c.s.iounit());
     if (m.offset > uint64_t(INT64_MAX)) return fail(EINVAL);
     if (lseek(fd, off_t(m.offset), SEEK_SET) < 0) return fail_errno();

@@ -71,6 +71,7 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
     NodeFid dfid;
     uint32_t fid;
     if (int err = node_fid(fs, parent, dfid)) return err;
+    const uint64_t gen0 = fs.c.feed_gen();
     if (fs.c.duct_ext() && !fs.no_walkattr.load()) {
         // One round trip: the walk and the attributes (duct extension).
         fid = fs.c.alloc_fid();
@@ -86,6 +87,7 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
             copy_attrs(w, a);
             map_ids(fs, a);
             entry_from(fs, fid, a, e);
+            entry_times(fs, parent, name, a, gen0, e);
             if (w.xnone) fs.xnone.put(e.ino, w.xnone, fs.timeout);
             else fs.xnone.forget(e.ino);
             return 0;
