@@ -16,7 +16,7 @@ need_fuse
 A=$T/a; B=$T/b; MA=$T/ma; MB=$T/mb
 mkdir -p "$A/d" "$B/d" "$MA" "$MB"; track_mount "$MA"; track_mount "$MB"
 # Side 1 exports A and mounts B's export on MB; side 2 exports B, mounts on MA.
-timeout 120 "$DUCT" -D --exec "$DUCT -D $B $MA 2> $T/side2.log" "$A" "$MB" 2> "$T/side1.log" &
+timeout 120 "$DUCT" -D --cache-timeout 3600 --exec "$DUCT -D --cache-timeout 3600 $B $MA 2> $T/side2.log" "$A" "$MB" 2> "$T/side1.log" &
 track_pid $!
 wait_mounted "$MA" 10 || die "no mount at $MA"
 wait_mounted "$MB" 10 || die "no mount at $MB"
@@ -96,8 +96,8 @@ S=$T/sock; mkdir -p "$T/p1" "$T/p2"; track_mount "$T/p1"; track_mount "$T/p2"
 timeout 60 "$DUCT" --listen "unix:$S" "$A" - 2> "$T/listen.log" &
 track_pid $!
 for _ in $(seq 50); do [ -S "$S" ] && break; sleep 0.1; done
-timeout 60 "$DUCT" --dial "unix:$S" - "$T/p1" 2> "$T/p1.log" & track_pid $!
-timeout 60 "$DUCT" --dial "unix:$S" - "$T/p2" 2> "$T/p2.log" & track_pid $!
+timeout 60 "$DUCT" --cache-timeout 3600 --dial "unix:$S" - "$T/p1" 2> "$T/p1.log" & track_pid $!
+timeout 60 "$DUCT" --cache-timeout 3600 --dial "unix:$S" - "$T/p2" 2> "$T/p2.log" & track_pid $!
 wait_mounted "$T/p1" 10 || die "no mount p1"; wait_mounted "$T/p2" 10 || die "no mount p2"
 ls "$T/p1/d" > /dev/null; cat "$T/p1/d/f" > /dev/null; sleep 1.5
 echo "from B" > "$T/p2/d/byb"; echo "B!" > "$T/p2/d/f"
@@ -110,7 +110,7 @@ if [ -w $Q ]; then
     old=$(cat $Q); echo 16 > $Q
     # the queue size is fixed when an inotify instance starts: a new peer
     mkdir -p "$T/p3"; track_mount "$T/p3"
-    timeout 60 "$DUCT" -D --dial "unix:$S" - "$T/p3" 2> "$T/p3.log" & track_pid $!
+    timeout 60 "$DUCT" -D --cache-timeout 3600 --dial "unix:$S" - "$T/p3" 2> "$T/p3.log" & track_pid $!
     wait_mounted "$T/p3" 10 || die "no mount p3"
     echo $old > $Q
     ls -l "$T/p3/d/many" > /dev/null; cat "$T/p3/d/f" > /dev/null; sleep 1.5
