@@ -77,7 +77,7 @@ const char kUsage[] =
     "                   and ownership of new files) whatever user the peer\n"
     "                   attaches as; needs root unless USER is you\n"
     "  --cache-timeout S  with a duct peer's change feed, cache entries, attributes,\n"
-    "                   entries and attributes for S seconds (default 3600);\n"
+    "                   entries and attributes for S seconds (default 0: off; e.g. 3600);\n"
     "                   0 = no feed, 1 s timeouts as with every other peer\n"
     "  --timeout S      give up on a silent peer: when our mount has had no answer\n"
     "                   for S seconds, fail its calls with EIO, detach it and exit 1\n"
