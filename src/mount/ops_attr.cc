@@ -13,9 +13,10 @@ namespace duct::mnt {
 using namespace duct::p9;
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    fuse_entry_param e;
+    fuse_entry_param e{};
     int err = lookup_entry(fs_of(req), req, parent, name, e);
-    if (err) fuse_reply_err(req, err);
+    if (err == ENOENT && e.ino == 0 && e.entry_timeout > 0) fuse_reply_entry(req, &e);  // negative, cached
+    else if (err) fuse_reply_err(req, err);
     else fuse_reply_entry(req, &e);
 }
 

@@ -50,6 +50,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return (void)fuse_reply_err(req, e);
     direct_io_of(fi);
     append_whole(fi);
+    // Unchanged since its pages were read, as the change feed promises:
+    // keep them (else the kernel drops them at every open: close-to-open).
+    if (keep_pages(fs, ino)) fi->keep_cache = 1;
     if (fuse_reply_open(req, fi) == -ENOENT) {  // the caller went away
         fs.untrack(fh_fid(fi->fh));
         fs.c.clunk_async(fh_fid(fi->fh));
