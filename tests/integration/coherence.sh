@@ -61,7 +61,7 @@ done
 # Messages: the mount of side 2 (on MA) traces in side2.log.
 N=300
 (cd "$A/d" && mkdir many && cd many && seq -f 'f%g' 1 $N | xargs touch)
-count() { tail -n +"$(($1 + 1))" "$T/side2.log" | grep -c -- '-> T[a-z]' ; }
+count() { tail -n +"$(($1 + 1))" "$T/side2.log" | grep -c -- '-> T[a-z]' || true; }
 ls -l "$MA/d/many" > /dev/null
 sleep 3
 m=$(wc -l < "$T/side2.log")
@@ -76,6 +76,19 @@ stat "$MA/d/absent" > /dev/null 2>&1 || true; sleep 0.2
 c=$(count $m)
 log "stat of a name seen ENOENT before: $c requests"
 check "a name seen absent is remembered (negative entry): 0 requests ($c)" test "$c" -eq 0
+
+# keep_cache: a file read, closed and read again costs no second Tread;
+# cache_readdir: a second listing no Treaddir.
+head -c 100000 /dev/urandom > "$A/d/big"
+cmp "$A/d/big" "$MA/d/big"; ls "$MA/d" > /dev/null; sleep 1.5
+m=$(wc -l < "$T/side2.log")
+cmp "$A/d/big" "$MA/d/big"; ls "$MA/d" > /dev/null; sleep 0.2
+r=$(tail -n +"$((m + 1))" "$T/side2.log" | grep -c -- '-> Tread ' || true)
+d=$(tail -n +"$((m + 1))" "$T/side2.log" | grep -c -- '-> Treaddir ' || true)
+check "a file read again after close: pages kept, no Tread ($r)" test "$r" -eq 0
+check "a directory listed again: listing kept, no Treaddir ($d)" test "$d" -eq 0
+head -c 100000 /dev/urandom > "$A/d/big"
+seen "rewritten on the exporting disk: read afresh" cmp "$A/d/big" "$MA/d/big"
 
 unmount "$MA"; unmount "$MB"
 
