@@ -39,6 +39,7 @@ struct Options {
     // sshfs's idmap=user) or "file:PATH" (pairs `uid|gid LOCAL REMOTE`).
     std::string idmap = "none";
     int export_threads = 8;               // export worker threads
+    int cache_timeout = 3600;             // --cache-timeout: with a peer's change feed (0: no feed)
     bool read_only = false;               // --read-only: the export refuses every change (EROFS)
     // --as USER: the export acts as this uid (its gid, its groups) for every
     // peer, whatever user the peer attaches as; -1: as the peer says.

@@ -76,6 +76,9 @@ const char kUsage[] =
     "  --as USER        the export acts as USER (name or uid: its rights, groups\n"
     "                   and ownership of new files) whatever user the peer\n"
     "                   attaches as; needs root unless USER is you\n"
+    "  --cache-timeout S  with a duct peer's change feed, cache names (and absent\n"
+    "                   names), attributes, listings and file pages for S seconds\n"
+    "                   (default 3600); 0 = no feed, 1 s timeouts as with other peers\n"
     "  --timeout S      give up on a silent peer: when our mount has had no answer\n"
     "                   for S seconds, fail its calls with EIO, detach it and exit 1\n"
     "                   (default 30; 0 waits forever); an idle mount probes every S/3.\n"
@@ -128,7 +131,7 @@ bool parse_uint(const char* s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
     duct::Options o;
-    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs, kKey, kNoAuth, kGenkey };
+    enum { kExec = 256, kDialect, kMsize, kAname, kUname, kThreads, kDial, kListen, kFd, kMountWith, kKernelOpts, kTimeout, kIdmap, kReadOnly, kAs, kKey, kNoAuth, kGenkey, kCacheTimeout };
     static const option longopts[] = {
         {"exec", required_argument, nullptr, kExec},
         {"dial", required_argument, nullptr, kDial},
@@ -143,6 +146,7 @@ int main(int argc, char** argv) {
         {"idmap", required_argument, nullptr, kIdmap},
         {"threads", required_argument, nullptr, kThreads},
         {"timeout", required_argument, nullptr, kTimeout},
+        {"cache-timeout", required_argument, nullptr, kCacheTimeout},
         {"read-only", no_argument, nullptr, kReadOnly},
         {"as", required_argument, nullptr, kAs},
         {"key", required_argument, nullptr, kKey},
@@ -213,6 +217,11 @@ int main(int argc, char** argv) {
             if (!parse_uint(optarg, 86400, n))
                 usage_error(std::string("bad --timeout '") + optarg + "': seconds, 0 to 86400 (0 = wait forever)");
             o.timeout = int(n);
+            break;
+        case kCacheTimeout:
+            if (!parse_uint(optarg, 86400 * 30, n))
+                usage_error(std::string("bad --cache-timeout '") + optarg + "': seconds, 0 to 2592000 (0 = no change feed)");
+            o.cache_timeout = int(n);
             break;
         case kReadOnly: o.read_only = true; break;
         case kKey:

@@ -67,12 +67,13 @@ uint8_t qtype_of_dtype(unsigned char t) {
 // the way walk_fid finds it (O_PATH|O_NOFOLLOW from the directory, never
 // into our own mount, own_mount before any stat so our FUSE mount is not
 // asked). Anything else leaves valid 0 and the mount looks the name up.
-void attrs_of_entry(Ctx& c, int dirfd, const char* name, p9::DirentPlus& e) {
+void attrs_of_entry(Ctx& c, int dirfd, dev_t ddev, ino_t dino, const char* name, p9::DirentPlus& e) {
     if (!strcmp(name, ".") || !strcmp(name, "..")) return;
     Fd fd(openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd || own_mount(c.s, fd.get())) return;
     struct stat st;
     if (stat_fd(fd.get(), st)) return;
+    c.s.feed.saw_child(ddev, dino, st);  // before getattr_of asks covered()
     e.attr = getattr_of(c.s, st);
     e.xnone = xattrs_absent(fd.get(), st.st_mode);
 }
@@ -85,6 +86,10 @@ Reply read_entries(Ctx& c, uint32_t fid, uint64_t offset, uint32_t want, bool pl
     if (!f->ofd) return fail(EBADF);
     if (!f->is_dir()) return fail(ENOTDIR);
     int fd = f->ofd->get();
+    // Before the read: the mount may cache the listing and, from a
+    // readdirplus, each entry's attributes (feed.h). Every call, not only
+    // at offset 0: a listing may be resumed on another open.
+    c.s.feed.watch_dir(fd, f->dev, f->ino);
     uint32_t count = std::min(want, c.s.iounit());
     if (offset > uint64_t(INT64_MAX)) return fail(EINVAL);
     if (lseek(fd, off_t(offset), SEEK_SET) < 0) return fail_errno();
@@ -111,7 +116,7 @@ Reply read_entries(Ctx& c, uint32_t fid, uint64_t offset, uint32_t want, bool pl
                 return false;
             }
             if (plus) {
-                attrs_of_entry(c, fd, d.d_name, ep);
+                attrs_of_entry(c, fd, f->dev, f->ino, d.d_name, ep);
                 p9::append_direntplus(out, ep);
             } else {
                 p9::append_dirent(out, e);

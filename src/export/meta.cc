@@ -51,6 +51,7 @@ p9::Rgetattr getattr_of(Session& s, const struct stat& st) {
     r.mtime_nsec = uint64_t(st.st_mtim.tv_nsec);
     r.ctime_sec = uint64_t(st.st_ctim.tv_sec);
     r.ctime_nsec = uint64_t(st.st_ctim.tv_nsec);
+    if (s.duct() && s.feed.active() && !s.feed.covered(st)) r.valid |= p9::GETATTR_DUCT_UNWATCHED;
     return r;
 }
 

@@ -171,6 +171,8 @@ private:
     void version(const p9::Fcall& fc);
     void flush(uint16_t tag, uint16_t oldtag);
     std::string encode_reply(uint16_t tag, Reply& r, p9::Dialect d);
+    void feed_request(uint16_t tag, uint64_t seq);  // reader thread
+    void feed_ready();                              // the feed's thread
     void reply_now(uint16_t tag, Reply r);
     bool trace() const { return s_.opts.trace || tracing(); }
 
@@ -198,6 +200,10 @@ private:
     uint64_t serial_ = 0;      // numbers every Flight
     size_t queued_bytes_ = 0;  // sum of Flight::bytes
     bool stopping_ = false;
+    // The one Tfeed held until there are events (feed.h): parked here, on
+    // no worker, so a Tflush of it is answered at once (flush()).
+    bool parked_ = false;
+    uint16_t parked_tag_ = 0;
 };
 
 bool ServerImpl::init(std::string& err) {
@@ -327,6 +333,10 @@ void ServerImpl::handle(std::string frame) {
         reply_now(tag, fail(EPROTO, "no version negotiated"));
         return;
     }
+    if (auto* tf = std::get_if<p9::Tfeed>(&fc.msg)) {
+        feed_request(tag, tf->seq);
+        return;
+    }
     uint64_t epoch, serial;
     {
         std::unique_lock<std::mutex> g(inflight_mu_);
@@ -382,6 +392,7 @@ void ServerImpl::version(const p9::Fcall& fc) {
         if (stopping_) return;
         epoch_++;
         inflight_.clear();
+        parked_ = false;
         queued_bytes_ = 0;
         idle_cv_.notify_all();
         old = s_.fids.clear();
@@ -393,6 +404,7 @@ void ServerImpl::version(const p9::Fcall& fc) {
         if (trace()) log_trace_line("-> " + p9::format(out));
         send_(p9::encode(out, d));
     }
+    s_.feed.reset();  // the new session starts its own (outside inflight_mu_: it joins)
     // Finishing a fid may touch the disk (ORCLOSE, a pending xattr): a
     // worker does it, not this reader thread.
     if (!old.empty()) q_.push(Job{{}, 0, 0, std::move(old)});
@@ -408,6 +420,11 @@ void ServerImpl::flush(uint16_t tag, uint16_t oldtag) {
     if (stopping_) return;
     if (inflight_.count(tag)) {
         log_error("export: flush tag %u reused while in flight; dropped", tag);
+        return;
+    }
+    if (parked_ && parked_tag_ == oldtag) {  // a held Tfeed: never on a worker
+        parked_ = false;
+        send_rflush(tag);
         return;
     }
     auto it = inflight_.find(oldtag);
@@ -435,6 +452,46 @@ void ServerImpl::flush(uint16_t tag, uint16_t oldtag) {
     fl.is_flush = true;
     inflight_[tag] = std::move(fl);
     over_cv_.notify_one();
+}
+
+// Tfeed (table.h): answered at once if a batch is ready (seq 0: always),
+// else parked until the feed's thread has one (feed_ready). One at a time.
+void ServerImpl::feed_request(uint16_t tag, uint64_t seq) {
+    if (int e = s_.feed.start(s_.root.get(), [this] { feed_ready(); })) {
+        reply_now(tag, fail(e));
+        return;
+    }
+    std::lock_guard<std::mutex> g(inflight_mu_);
+    if (stopping_) return;
+    p9::Dialect d = s_.dialect.load();
+    if (inflight_.count(tag) || (parked_ && parked_tag_ == tag)) {
+        log_error("export: tag %u reused while in flight; request dropped", tag);
+        return;
+    }
+    if (parked_) {  // a second feed request: refused, the first stays
+        Reply r = fail(EBUSY);
+        send_(encode_reply(tag, r, d));
+        return;
+    }
+    s_.feed.request(seq);
+    p9::Rfeed out;
+    if (s_.feed.take(out, s_.iounit() > 64 ? s_.iounit() - 64 : 64)) {
+        Reply r(std::move(out));
+        send_(encode_reply(tag, r, d));
+        return;
+    }
+    parked_ = true;
+    parked_tag_ = tag;
+}
+
+void ServerImpl::feed_ready() {
+    std::lock_guard<std::mutex> g(inflight_mu_);
+    if (stopping_ || !parked_) return;
+    p9::Rfeed out;
+    if (!s_.feed.take(out, s_.iounit() > 64 ? s_.iounit() - 64 : 64)) return;
+    parked_ = false;
+    Reply r(std::move(out));
+    send_(encode_reply(parked_tag_, r, s_.dialect.load()));
 }
 
 void ServerImpl::send_rflush(uint16_t tag) {
@@ -599,6 +656,11 @@ void ServerImpl::teardown() {
             queued_bytes_ = 0;
         }
     }
+    {
+        std::lock_guard<std::mutex> g(inflight_mu_);
+        parked_ = false;
+    }
+    s_.feed.reset();
     for (auto& [f, path] : s_.fids.clear()) finish_fid(s_, *f, path);
     become_server();
 }
@@ -611,6 +673,7 @@ void ServerImpl::stop() {
         }
         idle_cv_.notify_all();  // a reader held by backpressure
         over_cv_.notify_all();
+        s_.feed.reset();  // its thread calls into us: joined before we go
         if (overseer_.joinable()) overseer_.join();  // no worker is added after this
         q_.close();
         for (auto& t : workers_)

@@ -28,6 +28,7 @@
 
 #include "base/fd.h"
 #include "export/confine.h"
+#include "export/feed.h"
 #include "export/fid.h"
 #include "export/handle.h"
 #include "export/ident.h"
@@ -90,6 +91,7 @@ struct Session {
     Handles handles;          // how fids hold their files (handle.h)
     QidMap qids;              // (st_dev, st_ino) -> qid.path (ident.h)
     FidTable fids{kMaxFids};
+    Feed feed{qids, handles};  // the change feed, once the peer asked (feed.h)
     LockOwners locks;
     std::shared_ptr<ByteBudget> xattr_budget = std::make_shared<ByteBudget>(kXattrSessionBudget);
     std::atomic<bool> loop_logged{false};  // own_mount() said so once

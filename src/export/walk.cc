@@ -158,6 +158,8 @@ Reply walk_fid(Ctx& c, uint32_t fid, uint32_t newfid, const p9::WNames& wname, W
                         if (next) err = below_root(c.s, next.get());
                     }
                 } else {
+                    // Watched before the step: the mount caches what it finds (feed.h).
+                    c.s.feed.watch_dir(dir, nf->dev, nf->ino);
                     next.reset(openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
                     npath = join(path, name);
                     if (next) err = own_mount(c.s, next.get());
@@ -169,6 +171,15 @@ Reply walk_fid(Ctx& c, uint32_t fid, uint32_t newfid, const p9::WNames& wname, W
             if (err) {
                 if (i == 0) return fail(err);
                 return p9::Rwalk{qids};
+            }
+            if (name != "." && name != "..") c.s.feed.saw_child(nf->dev, nf->ino, nst);
+            if (end && i + 1 == wname.size() && S_ISDIR(nst.st_mode) && c.s.feed.active()) {
+                // A directory looked up: watched before the stat that answers.
+                c.s.feed.watch_dir(next.get(), nst.st_dev, nst.st_ino);
+                if (int e = stat_fd(next.get(), nst)) {
+                    if (i == 0) return fail(e);
+                    return p9::Rwalk{qids};
+                }
             }
             qids.push_back(qid_of(c.s, nst));
             if (end && i + 1 == wname.size()) {

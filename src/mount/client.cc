@@ -221,7 +221,20 @@ void Client::on_interrupt(fuse_req_t, void* data) {
     in->cv->notify_all();
 }
 
-int Client::rpc(Message t, Fcall& reply, fuse_req_t req) {
+int Client::rpc(Message t, Fcall& reply, fuse_req_t req) { return rpc_impl(std::move(t), reply, req, false); }
+
+int Client::rpc_held(Message t, Fcall& reply) { return rpc_impl(std::move(t), reply, nullptr, true); }
+
+void Client::cancel_held() {
+    std::lock_guard<std::mutex> g(mu_);
+    held_cancelled_ = true;
+    if (held_) {
+        held_->fired = true;
+        held_->cv->notify_all();
+    }
+}
+
+int Client::rpc_impl(Message t, Fcall& reply, fuse_req_t req, bool held) {
     std::condition_variable cv;
     auto* p = new Pending;
     p->cv = &cv;
@@ -232,7 +245,12 @@ int Client::rpc(Message t, Fcall& reply, fuse_req_t req) {
     Interrupt in{this, &cv};
     // May call on_interrupt at once if the request is already interrupted.
     if (req) fuse_req_interrupt_func(req, &Client::on_interrupt, &in);
-    const int64_t tmo = timeout_ms_.load();
+    if (held) {
+        std::lock_guard<std::mutex> g(mu_);
+        held_ = &in;
+        if (held_cancelled_) in.fired = true;
+    }
+    const int64_t tmo = held ? 0 : timeout_ms_.load();
     const auto never = Clock::time_point::max();
     const auto deadline = tmo > 0 ? Clock::now() + std::chrono::milliseconds(tmo) : never;
     auto flush_deadline = never;
@@ -288,6 +306,10 @@ int Client::rpc(Message t, Fcall& reply, fuse_req_t req) {
     }
     // Unregister before `in` dies; libfuse serialises this with the callback.
     if (req) fuse_req_interrupt_func(req, nullptr, nullptr);
+    if (held) {
+        std::lock_guard<std::mutex> g(mu_);
+        held_ = nullptr;
+    }
     if (!gave_up) delete p;
     return result;
 }
@@ -370,6 +392,7 @@ void Client::deliver(std::string frame) {
     Fcall f;
     std::string derr = decode(frame, dialect_.load(), msize_.load(), f);
     if (trace_) log_trace_line("<- " + (derr.empty() ? format(f) : "bad frame: " + derr));
+    if (frame_type(frame) == Rfeed::kType) feed_gen_.fetch_add(1, std::memory_order_acq_rel);
     std::lock_guard<std::mutex> g(mu_);
     auto it = tags_.find(tag);
     if (it == tags_.end()) {

@@ -61,6 +61,15 @@ public:
         if (auto* p = std::get_if<R>(&f.msg)) { r = std::move(*p); return 0; }
         return EIO;
     }
+    // The request the peer may hold as long as it likes (the change feed's
+    // Tfeed, feed.h): no --timeout deadline; cancel_held() (any thread)
+    // flushes it, and it returns EINTR. One at a time.
+    int rpc_held(p9::Message t, p9::Fcall& reply);
+    void cancel_held();
+    // Bumped by deliver() on the reader thread as each Rfeed arrives,
+    // before any later reply is handed over: a reply whose request was sent
+    // at an older value may predate a change an event announced.
+    uint64_t feed_gen() const { return feed_gen_.load(std::memory_order_acquire); }
     // Independent requests (no fid of one made by another) sent at once:
     // one round trip instead of n. Each result as rpc's; not interruptible
     // (for quick metadata calls and the lock waiter's retries).
@@ -143,6 +152,10 @@ private:
         bool fired = false;  // guarded by c->mu_
     };
     static void on_interrupt(fuse_req_t req, void* data);
+    int rpc_impl(p9::Message t, p9::Fcall& reply, fuse_req_t req, bool held);
+    Interrupt* held_ = nullptr;      // the running rpc_held's (mu_)
+    bool held_cancelled_ = false;    // cancel_held() came (mu_)
+    std::atomic<uint64_t> feed_gen_{0};
 
     // Registers p under a fresh tag (or NOTAG) and sends; false if lost.
     bool start(Pending* p, p9::Message t, bool notag);

@@ -107,6 +107,7 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
     NodeFid dfid;
     uint32_t fid;
     if (int err = node_fid(fs, parent, dfid)) return err;
+    const uint64_t gen0 = fs.c.feed_gen();
     if (fs.c.duct_ext() && !fs.no_walkattr.load()) {
         // One round trip: the walk and the attributes (duct extension).
         fid = fs.c.alloc_fid();
@@ -116,13 +117,19 @@ int lookup_entry(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name,
             if (!err && w.wqid.size() != 1) err = ENOENT;  // walk(5): no newfid
             if (err) {
                 fs.c.free_fid(fid);
+                // ENOENT in a directory whose entries the feed reports: the
+                // kernel may remember the name is absent (e.ino 0).
+                if (err == ENOENT && !negative_entry(fs, parent, name, gen0, e)) e = {};
                 return err;
             }
             Rgetattr a;
             copy_attrs(w, a);
             map_ids(fs, a);
             entry_from(fs, fid, a, e);
-            if (w.xnone) fs.xnone.put(e.ino, w.xnone, fs.timeout);
+            entry_times(fs, parent, name, a, gen0, e);
+            // The xattrs it has none of: believed as long as its attributes
+            // (an xattr set on the exporting side is an IN_ATTRIB event).
+            if (w.xnone) fs.xnone.put(e.ino, w.xnone, e.attr_timeout);
             else fs.xnone.forget(e.ino);
             return 0;
         }

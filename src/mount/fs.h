@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <mutex>
+#include <set>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -31,6 +33,20 @@ struct Fs {
     InodeTable nodes;
     LockWaiter locks;  // blocking locks wait here; stopped by the destroy op
     double timeout = 1.0;   // entry and attribute timeouts, seconds
+    // The change feed (feed.h): while feed_on, what the peer promises to
+    // report is cached for cache_timeout (--cache-timeout; 0: no feed).
+    double cache_timeout = 0;
+    std::atomic<bool> feed_on{false};
+    // Nodes whose last attributes the peer promised to report changes to
+    // (no GETATTR_DUCT_UNWATCHED): a directory's entries may be cached
+    // long, and its listing (cache_readdir); a file's pages are kept across
+    // opens (keep_cache). Forgotten on "lost"; believed for cache_timeout.
+    InodeMemo<bool> covered;
+    // Guards long_entries: (parent, name) given long entry timeouts, both
+    // positive and negative, to drop on "lost". Leaf lock, never held
+    // across an rpc or a notify.
+    std::mutex feed_mu;
+    std::set<std::pair<uint64_t, std::string>> long_entries;
     uint32_t attach_uid = 0;  // n_uname of our one attach (a remote id)
     uint32_t attach_gid = 0;  // its group on the peer, as far as we know
     IdMap ids;                // --idmap; getattr() maps what it returns
@@ -117,6 +133,16 @@ int open_clone(Fs& fs, fuse_req_t req, uint32_t nodefid, int flags, uint64_t& fh
 uint32_t wire_oflags(int flags);
 // O_DIRECT is honoured here: FUSE bypasses the page cache for that open.
 void direct_io_of(fuse_file_info* fi);
+
+// Cache timeouts with the feed (feed.cc), for an answer to a request sent
+// at feed generation gen0 (Client::feed_gen): attributes; an entry (also
+// sets e's attr_timeout); a negative entry (false: none, answer ENOENT);
+// and whether an open of a file or directory may keep its cached pages.
+double attr_time(Fs& fs, fuse_ino_t ino, const p9::Rgetattr& a, uint64_t gen0);
+void entry_times(Fs& fs, fuse_ino_t parent, const char* name, const p9::Rgetattr& a, uint64_t gen0,
+                 fuse_entry_param& e);
+bool negative_entry(Fs& fs, fuse_ino_t parent, const char* name, uint64_t gen0, fuse_entry_param& e);
+bool keep_pages(Fs& fs, fuse_ino_t ino);
 
 // The FUSE ops, by area.
 void op_lookup(fuse_req_t, fuse_ino_t, const char*);

@@ -222,4 +222,25 @@ size_t InodeTable::node_count() const {
     return nodes_.size();
 }
 
+bool InodeTable::ino_of(uint64_t qpath, uint64_t& ino) const {
+    std::lock_guard<std::mutex> g(mu_);
+    auto r = nodes_.find(ROOT);
+    if (r != nodes_.end() && r->second.qid.path == qpath) {
+        ino = ROOT;
+        return true;
+    }
+    auto it = by_path_.find(qpath);
+    if (it == by_path_.end()) return false;
+    ino = it->second;
+    return true;
+}
+
+std::vector<uint64_t> InodeTable::all() const {
+    std::lock_guard<std::mutex> g(mu_);
+    std::vector<uint64_t> v;
+    v.reserve(nodes_.size());
+    for (auto& [ino, n] : nodes_) v.push_back(ino);
+    return v;
+}
+
 }  // namespace duct::mnt

@@ -93,6 +93,10 @@ public:
     // Empties the table at teardown; returns every fid it held (the root's
     // last), for the caller to clunk. No op may run any more.
     std::vector<uint32_t> drain();
+    // The node of qid path qpath, if the kernel knows one (the feed).
+    bool ino_of(uint64_t qpath, uint64_t& ino) const;
+    // Every node id but the root's... and the root's (the feed's "lost").
+    std::vector<uint64_t> all() const;
     // Fids the table holds for the peer: node fids and retired fids not yet
     // clunked (tests).
     size_t fid_count() const;

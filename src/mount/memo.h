@@ -37,6 +37,10 @@ public:
         std::lock_guard<std::mutex> g(mu_);
         m_.erase(ino);
     }
+    void clear() {  // the change feed lost events (mount/feed.h)
+        std::lock_guard<std::mutex> g(mu_);
+        m_.clear();
+    }
 
 private:
     static constexpr size_t kPrune = 65536;

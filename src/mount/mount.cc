@@ -41,6 +41,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "mount/feed.h"
 #include "mount/fs.h"
 #include "mount/mount.h"
 #include "mount/mountpoint.h"
@@ -105,8 +106,9 @@ constexpr int kFlushSeconds = 10;
 class FuseMount final : public Mount {
 public:
     FuseMount(const MountOptions& o, Send send)
-        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_) {
+        : opts_(o), client_(std::move(send), o.trace, o.msize), fs_(client_), feed_(fs_) {
         client_.set_timeout(o.timeout);
+        fs_.cache_timeout = o.cache_timeout;
     }
     ~FuseMount() override {
         if (loop_.joinable()) {
@@ -141,6 +143,7 @@ private:
     MountOptions opts_;
     Client client_;
     Fs fs_;
+    MountFeed feed_;  // after fs_: stopped (in wait) before the session goes
     std::thread loop_;
     std::string mp_;    // absolute mount point
     std::string dev_;   // our mount's "0:N" in mountinfo: tells ours from others at mp_
@@ -344,6 +347,7 @@ bool FuseMount::start(std::string& err) {
         fuse_loop_cfg_destroy(cfg);
         if (verbose()) log_info("mount: FUSE loop ended (%d)", r);
     });
+    feed_.start(se);  // the FUSE loop runs: notifications may go
     if (client_.is_lost()) channel_lost();  // lost while we were mounting
     if (verbose())
         log_info("mount: %s mounted (%s, msize %u)", mp_.c_str(), dialect_name(client_.dialect()),
@@ -374,6 +378,7 @@ void FuseMount::release_fids() {
 void FuseMount::wait() {
     if (!loop_.joinable()) return;
     loop_.join();
+    feed_.stop();
     fuse_session* se;
     {
         std::lock_guard<std::mutex> g(mu_);

@@ -25,6 +25,7 @@ struct MountOptions {
     std::string fsname = "duct";           // shown in /proc/mounts
     std::string kernel_options;            // extra -o options for the kernel backend (e.g. cache=loose)
     std::string idmap = "none";            // none, user or file:PATH (idmap.h); FUSE backend only
+    int cache_timeout = 0;                 // --cache-timeout: seconds, with the peer's change feed; 0 = no feed
     int timeout = 0;                       // --timeout: a request this many seconds overdue fails (EIO); 0 = never
 };
 

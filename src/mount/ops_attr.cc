@@ -13,9 +13,10 @@ namespace duct::mnt {
 using namespace duct::p9;
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    fuse_entry_param e;
+    fuse_entry_param e{};
     int err = lookup_entry(fs_of(req), req, parent, name, e);
-    if (err) fuse_reply_err(req, err);
+    if (err == ENOENT && e.ino == 0 && e.entry_timeout > 0) fuse_reply_entry(req, &e);  // negative, cached
+    else if (err) fuse_reply_err(req, err);
     else fuse_reply_entry(req, &e);
 }
 
@@ -32,20 +33,21 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* f) {
     fuse_reply_none(req);
 }
 
-static void reply_attr_of(fuse_req_t req, uint32_t fid) {
+static void reply_attr_of(fuse_req_t req, fuse_ino_t ino, uint32_t fid) {
     Fs& fs = fs_of(req);
     Rgetattr a;
+    const uint64_t gen0 = fs.c.feed_gen();
     if (int e = getattr(fs, fid, a, req)) return (void)fuse_reply_err(req, e);
     struct stat st;
     stat_from(a, st);
-    fuse_reply_attr(req, &st, fs.timeout);
+    fuse_reply_attr(req, &st, attr_time(fs, ino, a, gen0));
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    if (fi) return reply_attr_of(req, fh_fid(fi->fh));
+    if (fi) return reply_attr_of(req, ino, fh_fid(fi->fh));
     NodeFid fid;
     if (int e = node_fid(fs_of(req), ino, fid)) return (void)fuse_reply_err(req, e);
-    reply_attr_of(req, fid);
+    reply_attr_of(req, ino, fid);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info* fi) {
@@ -89,7 +91,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fus
         Rsetattr r;
         if (int e = fs.c.call(t, r, req)) return (void)fuse_reply_err(req, e);
     }
-    reply_attr_of(req, fid);
+    reply_attr_of(req, ino, fid);
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t ino) {

@@ -24,6 +24,12 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open_clone(fs, req, nfid, O_RDONLY, fi->fh)) return (void)fuse_reply_err(req, e);
+    // The feed reports its entries: the kernel may keep the listing it
+    // read (dropped by the feed's invalidation of the directory).
+    if (keep_pages(fs, ino)) {
+        fi->cache_readdir = 1;
+        fi->keep_cache = 1;
+    }
     if (fuse_reply_open(req, fi) == -ENOENT) {
         fs.untrack(fh_fid(fi->fh));
         fs.c.clunk_async(fh_fid(fi->fh));

@@ -51,6 +51,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return (void)fuse_reply_err(req, e);
     direct_io_of(fi);
     append_whole(fi);
+    // Unchanged since its pages were read, as the change feed promises:
+    // keep them (else the kernel drops them at every open: close-to-open).
+    if (keep_pages(fs, ino)) fi->keep_cache = 1;
     if (fuse_reply_open(req, fi) == -ENOENT) {  // the caller went away
         fs.untrack(fh_fid(fi->fh));
         fs.c.clunk_async(fh_fid(fi->fh));
@@ -66,6 +69,7 @@ static int create_with_attrs(Fs& fs, fuse_req_t req, fuse_ino_t parent, uint32_t
                              const char* name, uint32_t lflags, uint32_t cmode,
                              fuse_file_info* fi) {
     uint32_t fid = fs.c.alloc_fid();
+    const uint64_t gen0 = fs.c.feed_gen();
     Rlcreateattr r;
     if (int e = fs.c.call(Tlcreateattr{dfid, fid, name, lflags, cmode, create_gid(fs, req)}, r, req)) {
         fs.c.free_fid(fid);
@@ -86,11 +90,10 @@ static int create_with_attrs(Fs& fs, fuse_req_t req, fuse_ino_t parent, uint32_t
         fs.c.clunk_async(fid);
         return a.valid ? ESTALE : EIO;
     }
-    if (r.xnone) fs.xnone.put(e.ino, r.xnone, fs.timeout);
-    else fs.xnone.forget(e.ino);
     stat_from(a, e.attr);
-    e.attr_timeout = fs.timeout;
-    e.entry_timeout = fs.timeout;
+    entry_times(fs, parent, name, a, gen0, e);  // long with the change feed (feed.cc)
+    if (r.xnone) fs.xnone.put(e.ino, r.xnone, e.attr_timeout);
+    else fs.xnone.forget(e.ino);
     append_whole(fi);
     if (fuse_reply_create(req, &e, fi) == -ENOENT) {  // the caller went away
         fs.untrack(fid);

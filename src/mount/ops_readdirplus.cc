@@ -59,6 +59,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
     // not fit is asked for again from its offset.
     uint32_t count = uint32_t(std::min<size_t>(size + size / 4, io_chunk(fs, fi->fh)));
     Rreaddirplus r;
+    const uint64_t gen0 = fs.c.feed_gen();
     int err = fs.c.call(Treaddirplus{fh_fid(fi->fh), uint64_t(off), count}, r, req);
     if (err == ENOSYS) {
         fs.no_readdirplus = true;
@@ -96,9 +97,13 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
         if (n > size - used) break;
         if (attrs) {
             e.ino = fs.nodes.add_lazy(ino, d.d.name, d.attr.qid, d.attr.gen);
-            if (e.ino) added.push_back(e.ino);
-            if (e.ino && d.xnone) fs.xnone.put(e.ino, d.xnone, fs.timeout);
-            else if (e.ino) fs.xnone.forget(e.ino);
+            if (e.ino) {
+                added.push_back(e.ino);
+                // Long, when the change feed reports this directory (feed.cc).
+                entry_times(fs, ino, d.d.name.c_str(), d.attr, gen0, e);
+                if (d.xnone) fs.xnone.put(e.ino, d.xnone, e.attr_timeout);
+                else fs.xnone.forget(e.ino);
+            }
         }
         fuse_add_direntry_plus(req, out.data() + used, size - used, d.d.name.c_str(), &e,
                                off_t(d.d.offset));

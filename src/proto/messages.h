@@ -82,6 +82,10 @@ constexpr u32 XNONE_SELINUX = 0x1,      // security.selinux
               XNONE_ACL_ACCESS = 0x2,   // system.posix_acl_access
               XNONE_ACL_DEFAULT = 0x4,  // system.posix_acl_default
               XNONE_CAPABILITY = 0x8;   // security.capability
+// Duct extension: a bit of Rgetattr/Rwalkattr valid while the change feed
+// is on (table.h): the exporting side cannot promise to report changes to
+// this file (an unwatchable file system, a hard link, a watch limit).
+constexpr u64 GETATTR_DUCT_UNWATCHED = u64(1) << 63;
 constexpr u8 LOCK_SUCCESS = 0, LOCK_BLOCKED = 1, LOCK_ERROR = 2, LOCK_GRACE = 3;
 // Tunlinkat flag (same value as AT_REMOVEDIR)
 constexpr u32 AT_REMOVEDIR_9P = 0x200;

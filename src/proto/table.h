@@ -19,7 +19,7 @@
 // Their numbers, 80..93, are in the gap no dialect uses: 9P2000.L ends at
 // Runlinkat 77 and 9P2000 (and 9P2000.u, which adds no types) starts at
 // Tversion 100 (Linux include/net/9p/9p.h); gVisor's p9 extensions use
-// 124..139 and 250, 9P2000.e 150.. . Future extensions take what is left of 88..99 (88/89: the change feed).
+// 124..139 and 250, 9P2000.e 150.. . Future extensions take 94..99.
 //   Tfallocate fid[4] mode[4] offset[8] length[8]       fallocate(2) on the
 //       open fid; mode is Linux's FALLOC_FL_* bits, passed as they are.
 //   Tlseek fid[4] offset[8] whence[1] -> Rlseek offset[8]
@@ -40,6 +40,25 @@
 //       the xattrs the exporting side knows the file does NOT have, from
 //       one llistxattr there (XNONE_* in messages.h; 0 when it could not
 //       tell), so the mount answers ENODATA for them without asking.
+//   Tfeed seq[8] -> Rfeed seq[8] events[count[4] bytes]
+//       The change feed (export/feed.h, mount/feed.h): the mount keeps one
+//       Tfeed outstanding; the export holds it (parked, on no worker) until
+//       it has events about files the peer walked to or listed, then
+//       answers them as one batch. seq 0 starts the feed and is answered at
+//       once with no events (so the mount knows the peer has a feed); after
+//       that seq is the seq of the last Rfeed the mount applied, and a
+//       mismatch (a batch never applied) makes the next batch "lost". Events
+//       (proto/feed.h), each kind[1] path[8] name[s]:
+//         1 entry: name in directory qid path changed (created, removed,
+//           renamed from or to);
+//         2 inode: the attributes and/or the content of qid path changed;
+//         3 lost: events may have been dropped: forget everything cached.
+//       Tflush of a held Tfeed is answered at once. A duct without it
+//       answers ENOSYS: the mount then keeps short timeouts.
+//   And in the valid mask of Rgetattr and Rwalkattr, in a session whose
+//   feed is on: GETATTR_DUCT_UNWATCHED (messages.h), "changes to this file
+//   (to a directory: also to its entries) may go unreported", so the mount
+//   caches it only briefly.
 //   Treaddirplus fid[4] offset[8] count[4] -> Rreaddirplus count[4] data[count]
 //       Treaddir whose entries carry their attributes, so a listing with
 //       attributes (`ls -l`) costs a handful of round trips, not one per
@@ -130,6 +149,8 @@
         F(u64, blksize) F(u64, blocks) F(u64, atime_sec) F(u64, atime_nsec)              \
         F(u64, mtime_sec) F(u64, mtime_nsec) F(u64, ctime_sec) F(u64, ctime_nsec)        \
         F(u64, btime_sec) F(u64, btime_nsec) F(u64, gen) F(u64, data_version) END()      \
+    MSG(Tfeed, 88, Duct) F(u64, seq) END()                                                \
+    MSG(Rfeed, 89, Duct) F(u64, seq) F(Data, events) END()                                \
     MSG(Treaddirplus, 90, Duct) F(u32, fid) F(u64, offset) F(u32, count) END()            \
     MSG(Rreaddirplus, 91, Duct) F(Data, data) END()                                       \
     MSG(Tlcreateattr, 92, Duct) F(u32, dfid) F(u32, newfid) F(str, name) F(u32, flags)   \

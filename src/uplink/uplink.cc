@@ -325,6 +325,7 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         mo.kernel_options = opts.kernel_options;
         mo.idmap = opts.idmap;
         mo.timeout = opts.timeout;
+        mo.cache_timeout = opts.cache_timeout;
         // auto: the kernel's v9fs when it can do everything asked (it maps no ids).
         bool kernel = opts.mount_with == "kernel" ||
                       (opts.mount_with == "auto" && geteuid() == 0 && (opts.idmap.empty() || opts.idmap == "none") &&

@@ -18,7 +18,9 @@ E=$T/exp; M=$T/mnt
 mkdir -p "$E/d" "$M"; track_mount "$M"
 (cd "$E/d" && seq -f 'f%g' 1 $N | xargs touch)
 
-timeout 120 "$DUCT" -D --exec "$T/side.sh exp $E -" - "$M" 2> "$T/mnt.log" &
+# --cache-timeout 0: each pass must look every name up again (1 s timeouts)
+# to show re-lookups reuse the node's fid; with the change feed nothing would.
+timeout 120 "$DUCT" -D --cache-timeout 0 --exec "$T/side.sh exp $E -" - "$M" 2> "$T/mnt.log" &
 DP=$!; track_pid $DP
 wait_mounted "$M" 10 || die "no mount"
 EP=$(side_pid exp)
