@@ -95,6 +95,8 @@ struct Uplink::Impl {
     std::unique_ptr<exp::Server> server;
     std::unique_ptr<mnt::Mount> mount;
     std::unique_ptr<mux::Mux> mx;
+    // The address we dialed over TCP without a key (--no-auth), else "".
+    std::string plain_tcp_dial;
     std::atomic<uint64_t> dropped_replies{0};
     // st_dev of our mount once it is up; our export refuses to walk into it
     // (ServerOptions::own_mount_dev).
@@ -203,6 +205,7 @@ bool Uplink::Impl::make_channel(wire::Channel& ch, std::string& err) {
             Fd s = wire::dial(a, err);
             if (!s) return false;
             if (!auth.key) {
+                if (a.kind == wire::Address::Tcp) plain_tcp_dial = a.text();
                 ch = wire::socket_channel(std::move(s), "dial " + a.text());
                 log_info("connected to %s", a.text().c_str());
                 return true;
@@ -368,6 +371,15 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         channel_ended = true;
         channel_clean = clean;
         channel_why = why;
+        // A duct listening with --key answers plain 9P by hanging up (the
+        // bytes are no TLS record): all a dialer without a key sees is a
+        // reset or an EOF before any frame. Say what most likely happened.
+        if (!plain_tcp_dial.empty() && mx && mx->stats().frames_in == 0) {
+            std::string hint = "the peer at " + plain_tcp_dial +
+                               " hung up before answering anything: a duct listening with --key does that to a "
+                               "peer without one; dial it with --key FILE, the listener's key file";
+            channel_why = channel_why.empty() ? hint : channel_why + " (" + hint + ")";
+        }
         cv.notify_all();
     };
     // The largest frame either direction may carry: msize bounds both.
