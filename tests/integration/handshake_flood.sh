@@ -5,7 +5,10 @@
 # connections open (and a long --timeout, so none has been dropped yet), a
 # peer with the key is mounted and served while they are all still held
 # open; later each idle one is dropped, the listener saying so, and the
-# listener still serves.
+# listener still serves. Both kinds of listener: one serving any number of
+# peers (EXPORT -), and one taking a single peer and mounting it (EXPORT
+# MOUNTPOINT), which takes the first peer to prove the key and drops the
+# idle ones then.
 source "$(dirname "$0")/lib.bash"
 it_init handshake_flood
 need_fuse
@@ -70,4 +73,32 @@ expect_eq "every idle connection was closed by the listener" "closed-at-end 8" "
 expect_eq "the listener logged each dropped handshake" 8 "$(grep -c 'no TLS handshake within 20 s' "$T/srv.log")"
 kill -0 $sp 2>/dev/null && ok "the listener still runs" || bad "the listener ended"
 kill $sp 2>/dev/null; wait_exit $sp 10
+
+# ---- a listener for one peer, which mounts it ----
+PORT=$((PORT + 1))
+mkdir -p "$T/b" "$T/mb" "$T/mb2"
+echo "from b" > "$T/b/who"
+rm -f "$T/flag"
+timeout 90 "$DUCT" -v --timeout 20 --key "$T/k" --listen "tcp!127.0.0.1!$PORT" "$T/a" "$T/mb" 2> "$T/one.log" &
+op=$!; track_pid $op
+wait_log "$T/one.log" "listening on" 10 || bad "one-peer listener did not start: $(cat "$T/one.log")"
+python3 "$T/idle.py" $PORT "$T/flag" > "$T/idle2.out" 2>&1 &
+ip=$!; track_pid $ip
+wait_log "$T/idle2.out" "open" 10 || bad "idle connections not made: $(cat "$T/idle2.out")"
+timeout 60 "$DUCT" --key "$T/k" --dial "tcp!127.0.0.1!$PORT" "$T/b" "$T/mb2" 2> "$T/good2.err" &
+gp=$!; track_pid $gp
+# Handshakes one after another would keep the good peer waiting 8 x 20 s.
+if wait_mounted "$T/mb2" 15 && wait_mounted "$T/mb" 5; then
+    ok "one-peer listener: with 8 idle connections, the peer with the key is mounted both ways"
+else bad "one-peer listener: good peer not served: $(cat "$T/good2.err") / $(tail -3 "$T/one.log")"; fi
+track_mount "$T/mb"; track_mount "$T/mb2"
+expect_eq "one-peer listener: the dialer reads its export" "served" "$(timeout 10 cat "$T/mb2/who" 2>&1)"
+expect_eq "one-peer listener: it reads the dialer's" "from b" "$(timeout 10 cat "$T/mb/who" 2>&1)"
+touch "$T/flag"
+wait_exit $ip 60
+expect_eq "one-peer listener: the idle connections were closed once a peer proved the key" \
+    "closed-at-end 8" "$(grep closed-at-end "$T/idle2.out")"
+unmount "$T/mb2"; unmount "$T/mb"
+wait_exit $gp 15; expect_eq "one-peer dialer exits 0" 0 "$WAIT_RC"
+wait_exit $op 15; expect_eq "one-peer listener exits 0" 0 "$WAIT_RC"
 it_finish
