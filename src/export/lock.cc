@@ -94,6 +94,8 @@ Reply h_Tlock(Ctx& c, const p9::Tlock& m) {
     // lock one open for writing — the fid's, whatever the owner's is.
     int acc = oflags & O_ACCMODE;
     if ((fl.l_type == F_RDLCK && acc == O_WRONLY) || (fl.l_type == F_WRLCK && acc == O_RDONLY)) return fail(EBADF);
+    // A key of the owner table (limits.h): bounded like the table itself.
+    if (m.client_id.size() > kMaxLockClient) return fail(ENAMETOOLONG);
     LockOwners& lo = c.s.locks;
     LockOwners::Key key{f->dev, f->ino, m.client_id, m.proc_id};
     std::lock_guard<std::mutex> g(lo.mu);
@@ -142,6 +144,7 @@ Reply h_Tgetlock(Ctx& c, const p9::Tgetlock& m) {
     struct flock fl = {};
     fl.l_type = short(ltype(m.type));
     if (fl.l_type < 0 || fl.l_type == F_UNLCK || !range(m.start, m.length, fl)) return fail(EINVAL);
+    if (m.client_id.size() > kMaxLockClient) return fail(ENAMETOOLONG);  // as Tlock
     {
         // Asked through the owner's own description, its own locks do not
         // count as conflicts (F_GETLK semantics); the fid's description

@@ -147,9 +147,8 @@ private:
         int64_t flush_by = 0;  // steady ns: a Tflush waits; answer it by then
         bool is_flush = false;  // a Tflush waiting for another (answered with it)
     };
-    // Limits on what the peer can have queued at once (see handle()).
-    static constexpr size_t kMaxQueued = 1024;
-    static constexpr size_t kMaxQueuedBytes = 64u << 20;
+    // Limits on what the peer can have queued at once (see handle()):
+    // kMaxQueued and kMaxQueuedBytes, limits.h.
     // flush(5) wants Rflush "immediately"; we give a running request this
     // long to finish, so its reply (a state change the client must honour)
     // still comes first in the usual case, and only a stuck one is cut off.
@@ -316,7 +315,10 @@ void ServerImpl::handle(std::string frame) {
         if (n < 10 || n % 1000 == 0)
             log_error("export: bad frame (%llu so far): %s", (unsigned long long)n + 1, err.c_str());
         s_.n_requests++;
-        reply_now(tag, !p9::known_type(type) || (type & 1) ? fail(ENOSYS) : fail(EPROTO));
+        // 9P2000's Rerror can say what was wrong (the decoder names the
+        // field and the limit: "Twalk: 17 elements (MAXWELEM is 16)");
+        // Rlerror carries only the errno.
+        reply_now(tag, !p9::known_type(type) || (type & 1) ? fail(ENOSYS) : fail(EPROTO, err));
         return;
     }
     if (trace()) log_trace_line("<- " + p9::format(fc));

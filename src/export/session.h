@@ -32,6 +32,7 @@
 #include "export/fid.h"
 #include "export/handle.h"
 #include "export/ident.h"
+#include "export/limits.h"
 #include "export/server.h"
 #include "proto/messages.h"
 
@@ -50,8 +51,6 @@ struct Reply {
 inline Reply fail(int err) { return Reply(err ? err : EIO, {}); }
 inline Reply fail(int err, std::string ename) { return Reply(err, std::move(ename)); }
 inline Reply fail_errno() { return fail(errno); }
-
-constexpr size_t kMaxFids = 65536;
 
 // POSIX record locks belong to a process, not to an open file: a process that
 // opens a file twice may take the same range through both descriptors, and
@@ -80,8 +79,6 @@ struct LockOwners {
     std::mutex mu;  // guards map; taken after Fid::mu, never the other way
     std::map<Key, Owner> map;
 };
-constexpr size_t kMaxLockOwners = 4096;  // the peer chooses the keys: bounded
-constexpr size_t kNameMax = 255;
 
 struct Session {
     ServerOptions opts;

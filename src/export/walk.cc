@@ -59,6 +59,16 @@ Reply h_Tauth(Ctx& c, const p9::Tauth& m) {
 
 Reply h_Tattach(Ctx& c, const p9::Tattach& m) {
     if (m.afid != p9::NOFID) return fail(EINVAL, "authentication not required");
+    // limits.h: a login name and a path at most; a NUL inside would make
+    // getpwnam read a shorter name than the peer sent.
+    if (m.uname.size() > kMaxUname)
+        return fail(ENAMETOOLONG, "uname of " + std::to_string(m.uname.size()) + " bytes (at most " +
+                                      std::to_string(kMaxUname) + ")");
+    if (m.aname.size() > kMaxAname)
+        return fail(ENAMETOOLONG, "aname of " + std::to_string(m.aname.size()) + " bytes (at most " +
+                                      std::to_string(kMaxAname) + ")");
+    if (m.uname.find('\0') != std::string::npos || m.aname.find('\0') != std::string::npos)
+        return fail(EINVAL, "uname or aname with a NUL byte");
     // A plain 9P2000 peer (Plan 9, Inferno, the kernel's legacy mode) names
     // users of its own world ("glenda", "nobody"): matching them against
     // our passwd would be chance, so such a session acts with the server's

@@ -3,6 +3,7 @@
 // protocol error that ends the channel: framing can no longer be trusted.
 #include "mux/mux.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -14,7 +15,11 @@
 namespace duct::mux {
 
 Mux::Mux(Fd in, Fd out, uint32_t max_frame, Sinks sinks, bool trace, wire::WriterLimits limits)
-    : in_(std::move(in)),
+    : max_frame_(max_frame),
+      request_msize_(max_frame),
+      reply_msize_(max_frame),
+      proposed_msize_(max_frame),
+      in_(std::move(in)),
       wake_(eventfd(0, EFD_CLOEXEC)),
       sinks_(std::move(sinks)),
       trace_(trace),
@@ -46,8 +51,54 @@ void Mux::abort() {
     ::shutdown(in_.get(), SHUT_RDWR);
 }
 
+namespace {
+// msize[4] of a Tversion/Rversion frame (right after the 7-byte header);
+// 0 if the frame is too short to hold one.
+uint32_t version_msize(const std::string& f) {
+    if (f.size() < p9::HEADER + 4) return 0;
+    const char* p = f.data() + p9::HEADER;
+    return uint32_t(uint8_t(p[0])) | uint32_t(uint8_t(p[1])) << 8 | uint32_t(uint8_t(p[2])) << 16 |
+           uint32_t(uint8_t(p[3])) << 24;
+}
+}  // namespace
+
+// Our Rversion fixes what the peer may send our export; our Tversion
+// starts a new negotiation for the replies to our mount (version(5): the
+// server's answer is at most what we proposed).
+void Mux::saw_outbound(const std::string& frame) {
+    uint8_t type = uint8_t(frame[4]);
+    uint32_t m = version_msize(frame);
+    if (type == p9::Rversion::kType && m >= p9::MINMSIZE) {
+        request_msize_ = std::min(m, max_frame_);
+    } else if (type == p9::Tversion::kType) {
+        proposed_msize_ = m >= p9::MINMSIZE ? std::min(m, max_frame_) : max_frame_;
+        reply_msize_ = max_frame_;
+    }
+}
+
+std::string Mux::over_msize(const std::string& frame) {
+    uint8_t type = uint8_t(frame[4]);
+    bool request = type % 2 == 0;
+    uint32_t limit = request ? request_msize_.load() : reply_msize_.load();
+    if (frame.size() > limit) {
+        const char* name = p9::type_name(type);
+        return "peer sent a " + std::string(request ? "request" : "reply") + " (" +
+               (name ? std::string(name) : "type " + std::to_string(type)) + ") of " +
+               std::to_string(frame.size()) + " bytes, more than the msize of " + std::to_string(limit) +
+               (limit == max_frame_ ? " this channel allows" : " negotiated for it");
+    }
+    // A new negotiation: until our export answers it, the configured limit.
+    if (type == p9::Tversion::kType) request_msize_ = max_frame_;
+    if (type == p9::Rversion::kType) {
+        uint32_t m = version_msize(frame);
+        if (m >= p9::MINMSIZE) reply_msize_ = std::min(m, proposed_msize_.load());
+    }
+    return "";
+}
+
 bool Mux::send(std::string frame) {
     uint8_t type = frame.size() > 4 ? uint8_t(frame[4]) : 0;
+    if (frame.size() > 4) saw_outbound(frame);
     unsigned flags = type & 1 ? wire::FrameWriter::kReply : wire::FrameWriter::kRequest;
     // The only frames 9P orders against others (flush(5), version(5)).
     if (type == p9::Tflush::kType || type == p9::Rflush::kType || type == p9::Tversion::kType ||
@@ -118,9 +169,14 @@ void Mux::read_loop() {
                                       " (only type 0, the close frame, is that short)");
             return;
         }
-        if (frame.size() < 7) {
+        if (frame.size() < p9::HEADER) {
             if (!ended_.exchange(true) && sinks_.end)
-                sinks_.end(false, "peer sent a frame of " + std::to_string(frame.size()) + " bytes");
+                sinks_.end(false, "peer sent a frame of " + std::to_string(frame.size()) +
+                                      " bytes (a 9P message has at least 7: size[4] type[1] tag[2])");
+            return;
+        }
+        if (std::string why = over_msize(frame); !why.empty()) {
+            if (!ended_.exchange(true) && sinks_.end) sinks_.end(false, why);
             return;
         }
         if (type % 2 == 0) {

@@ -12,6 +12,8 @@
 // waits while the writer's budget is full (wire/frame_writer.h).
 // on_end runs once on the reader thread when the channel ends (EOF or a
 // framing error); the writer failing also ends the channel.
+// Frames longer than the msize negotiated for their direction end the
+// channel (over_msize below), as do frames too short for a 9P header.
 // last_in() is when the last whole frame arrived (any type): uplink's
 // watchdog compares it with when our mount last asked for something.
 #pragma once
@@ -77,6 +79,18 @@ public:
 
 private:
     void read_loop();
+    // The msize negotiated in each direction (version(5)), or max_frame
+    // while none is: inbound requests may not exceed what our export's
+    // Rversion granted, inbound replies what the peer's Rversion granted
+    // our mount. Watched here, where both Rversions pass, so a frame beyond
+    // them ends the channel before any sink sees it. (The reader still
+    // allocates at most max_frame for any frame: wire/frame_reader.h.)
+    // Return the reason, "" if the frame fits.
+    std::string over_msize(const std::string& frame);
+    void saw_outbound(const std::string& frame);
+
+    const uint32_t max_frame_;
+    std::atomic<uint32_t> request_msize_, reply_msize_, proposed_msize_;
 
     Fd in_;
     Fd wake_;  // eventfd: stop() makes the reader return

@@ -38,6 +38,7 @@
 #include <sys/sysmacros.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include "base/log.h"
 #include "export/server.h"
@@ -95,6 +96,8 @@ struct Uplink::Impl {
     std::unique_ptr<exp::Server> server;
     std::unique_ptr<mnt::Mount> mount;
     std::unique_ptr<mux::Mux> mx;
+    // The address we dialed over TCP without a key (--no-auth), else "".
+    std::string plain_tcp_dial;
     std::atomic<uint64_t> dropped_replies{0};
     // st_dev of our mount once it is up; our export refuses to walk into it
     // (ServerOptions::own_mount_dev).
@@ -203,6 +206,7 @@ bool Uplink::Impl::make_channel(wire::Channel& ch, std::string& err) {
             Fd s = wire::dial(a, err);
             if (!s) return false;
             if (!auth.key) {
+                if (a.kind == wire::Address::Tcp) plain_tcp_dial = a.text();
                 ch = wire::socket_channel(std::move(s), "dial " + a.text());
                 log_info("connected to %s", a.text().c_str());
                 return true;
@@ -220,11 +224,44 @@ bool Uplink::Impl::make_channel(wire::Channel& ch, std::string& err) {
         bool ok = channel_auth(opts, wire::is_tcp_socket(l.get()), auth, err);
         if (ok) log_info("listening on %s for one peer%s", a.text().c_str(), auth.key ? " (TLS)" : "");
         // A peer that does not prove the key is refused, and we wait for the next.
+        // Handshakes run on their links' own threads while we keep accepting:
+        // the first peer to prove the key is ours, so peers that connect and
+        // say nothing (each dropped after --timeout) hold no one up.
+        struct Pending {
+            std::unique_ptr<wire::TlsLink> link;
+            std::string name;
+        };
+        std::vector<Pending> pending;
         while (ok) {
+            for (auto it = pending.begin(); it != pending.end();) {
+                std::string why;
+                int hs = it->link->handshake_state(why);
+                if (hs == 0) {
+                    ++it;
+                } else if (hs > 0) {
+                    ch = wire::tls_channel(std::move(it->link), it->name);
+                    break;
+                } else {
+                    log_error("%s", why.c_str());
+                    it = pending.erase(it);
+                }
+            }
+            if (ch.in) break;  // the rest are dropped with `pending`
+            {
+                std::lock_guard<std::mutex> g(mu);
+                if (stop_requested) {
+                    err = auth.key ? "stopped before a peer proved the key" : "stopped before a peer connected";
+                    ok = false;
+                    break;
+                }
+            }
             std::string peer;
-            Fd s = wire::accept_one(l.get(), stop_wake.get(), peer, err);
+            bool timed_out = false;
+            // While handshakes are going, look at them every 50 ms.
+            Fd s = wire::accept_one(l.get(), stop_wake.get(), peer, err, pending.empty() ? -1 : 50, &timed_out);
+            if (timed_out) continue;
             if (!s) {
-                if (err.empty()) err = "stopped before a peer connected";
+                if (err.empty()) err = auth.key ? "stopped before a peer proved the key" : "stopped before a peer connected";
                 ok = false;
                 break;
             }
@@ -240,17 +277,7 @@ bool Uplink::Impl::make_channel(wire::Channel& ch, std::string& err) {
                 ok = false;
                 break;
             }
-            if (link->wait_handshake(err)) {
-                ch = wire::tls_channel(std::move(link), name);
-                break;
-            }
-            log_error("%s", err.c_str());
-            err.clear();
-            std::lock_guard<std::mutex> g(mu);
-            if (stop_requested) {
-                err = "stopped before a peer proved the key";
-                ok = false;
-            }
+            pending.push_back(Pending{std::move(link), std::move(name)});
         }
         if (a.kind == wire::Address::Unix) unlink(a.path.c_str());
         return ok;
@@ -369,6 +396,15 @@ int Uplink::Impl::run_channel(wire::Channel ch) {
         channel_ended = true;
         channel_clean = clean;
         channel_why = why;
+        // A duct listening with --key answers plain 9P by hanging up (the
+        // bytes are no TLS record): all a dialer without a key sees is a
+        // reset or an EOF before any frame. Say what most likely happened.
+        if (!plain_tcp_dial.empty() && mx && mx->stats().frames_in == 0) {
+            std::string hint = "the peer at " + plain_tcp_dial +
+                               " hung up before answering anything: a duct listening with --key does that to a "
+                               "peer without one; dial it with --key FILE, the listener's key file";
+            channel_why = channel_why.empty() ? hint : channel_why + " (" + hint + ")";
+        }
         cv.notify_all();
     };
     // The largest frame either direction may carry: msize bounds both.

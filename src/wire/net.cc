@@ -237,12 +237,17 @@ Fd listen_on(const Address& a, std::string& err) {
     return {};
 }
 
-Fd accept_one(int listen_fd, int wake_fd, std::string& peer, std::string& err) {
+Fd accept_one(int listen_fd, int wake_fd, std::string& peer, std::string& err, int timeout_ms, bool* timed_out) {
+    if (timed_out) *timed_out = false;
     for (;;) {
         pollfd p[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-        int r = poll(p, wake_fd >= 0 ? 2 : 1, -1);
+        int r = poll(p, wake_fd >= 0 ? 2 : 1, timeout_ms);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) { err = sys("poll"); return {}; }
+        if (r == 0) {
+            if (timed_out) *timed_out = true;
+            return {};
+        }
         if (wake_fd >= 0 && (p[1].revents & POLLIN)) return {};
         sockaddr_storage ss;
         socklen_t len = sizeof ss;

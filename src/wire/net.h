@@ -22,6 +22,9 @@ bool is_tcp_socket(int fd);
 // Returns early with an empty Fd and no error when `wake_fd` becomes readable.
 // A unix-domain peer whose uid is neither ours nor root's is logged and
 // refused (closed), and accept_one waits for the next.
-Fd accept_one(int listen_fd, int wake_fd, std::string& peer, std::string& err);
+// With timeout_ms >= 0, waits at most that long: then an empty Fd, no
+// error, and *timed_out set.
+Fd accept_one(int listen_fd, int wake_fd, std::string& peer, std::string& err, int timeout_ms = -1,
+              bool* timed_out = nullptr);
 
 }  // namespace duct::wire

@@ -199,6 +199,13 @@ bool TlsLink::wait_handshake(std::string& err) {
     return st_->hs == State::Proven;
 }
 
+int TlsLink::handshake_state(std::string& err) {
+    std::lock_guard<std::mutex> g(st_->mu);
+    if (st_->hs == State::Pending) return 0;
+    err = st_->why;
+    return st_->hs == State::Proven ? 1 : -1;
+}
+
 void TlsLink::State::run() {
     std::string err;
     SSL_CTX* ctx = make_ctx(role, err);

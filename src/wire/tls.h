@@ -44,6 +44,9 @@ public:
     // Blocks until the handshake finished: true if the peer proved the key,
     // else false with `err` saying why.
     bool wait_handshake(std::string& err);
+    // The same without blocking: 0 while the handshake is still going,
+    // 1 proven, -1 refused (`err` says why).
+    int handshake_state(std::string& err);
 
 private:
     struct State;

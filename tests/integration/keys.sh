@@ -6,7 +6,8 @@
 #  3. two ducts with the same key: both directions mounted, write/read across.
 #  4. a keyed export server and: a dialer with another key, one with none
 #     (--no-auth), a raw-9P client (python3 sending Tversion): each gets
-#     nothing of 9P, the dialers exit 1 saying why, the listener logs each
+#     nothing of 9P, the dialers exit 1 saying why (the one without a key:
+#     that the listener may require --key), the listener logs each
 #     refusal and still serves a good peer afterwards.
 #  5. a peer that connects and says nothing is dropped after the handshake
 #     timeout (--timeout).
@@ -93,6 +94,7 @@ check "another key: dialer names the address" grep -q "tcp!127.0.0.1!$PORT" "$T/
 check "another key: listener logs the refusal" wait_log "$T/srv.log" "did not prove the key in $T/k1: TLS handshake failed" 5
 rc=0; timeout 10 "$DUCT" --no-auth --dial "tcp!127.0.0.1!$PORT" - "$T/ma" 2> "$T/none.err" || rc=$?
 expect_eq "no key: dialer exits 1" 1 "$rc"
+check "no key: dialer says the listener may require --key" grep -q "hung up before answering anything: a duct listening with --key does that to a peer without one; dial it with --key FILE" "$T/none.err"
 check "no key: listener says the peer does not speak TLS" wait_log "$T/srv.log" "does not speak TLS" 5
 cat > "$T/raw9p.py" <<'PY'
 import socket, struct, sys
