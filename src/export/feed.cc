@@ -231,7 +231,13 @@ void Feed::handle(const struct inotify_event* ev) {
     PathFd dir = open_ref(w.ref, err);
     struct stat st;
     if (dir && fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        queue({p9::FeedEvent::Inode, qids_.path(st.st_dev, st.st_ino), {}});
+        // A write (IN_MODIFY, IN_CLOSE_WRITE) changes content, size and
+        // times only: the mount keeps what it knows of the xattrs (else
+        // every write through a mount would cost a security.capability
+        // question at the next one). Anything else may change them.
+        const uint32_t data_only = IN_MODIFY | IN_CLOSE_WRITE;
+        bool data = (ev->mask & data_only) && !(ev->mask & ~(data_only | IN_ISDIR));
+        queue({data ? p9::FeedEvent::Data : p9::FeedEvent::Inode, qids_.path(st.st_dev, st.st_ino), {}});
     } else if (!(ev->mask & names)) {
         // Changed, then gone before we looked: its name is news too.
         queue({p9::FeedEvent::Entry, w.qpath, name});

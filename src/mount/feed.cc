@@ -123,6 +123,8 @@ void MountFeed::apply(const std::vector<FeedEvent>& evs) {
             }
             fuse_lowlevel_notify_inval_entry(se_, ino, ev.name.c_str(), ev.name.size());
             dirs.insert(ino);  // its cached listing (cache_readdir) is stale too
+        } else if (ev.kind == FeedEvent::Data) {
+            inodes.insert(ino);  // attributes and pages; its xattrs stay known
         } else {
             // What we learned of its xattrs, then its attributes and pages
             // (for a directory: its cached listing).

@@ -20,7 +20,7 @@ bool parse_feed_events(std::string_view b, std::vector<FeedEvent>& out) {
         if (b.size() - pos < 11) return false;
         FeedEvent e;
         u8 k = u8(b[pos]);
-        if (k < FeedEvent::Entry || k > FeedEvent::Lost) return false;
+        if (k < FeedEvent::Entry || k > FeedEvent::Data) return false;
         e.kind = FeedEvent::Kind(k);
         for (int i = 0; i < 8; i++) e.path |= u64(u8(b[pos + 1 + i])) << (8 * i);
         size_t n = size_t(u8(b[pos + 9])) | size_t(u8(b[pos + 10])) << 8;
@@ -40,6 +40,7 @@ std::string format_feed_event(const FeedEvent& e) {
     case FeedEvent::Entry: return "entry " + std::to_string(e.path) + ":" + e.name;
     case FeedEvent::Inode: return "inode " + std::to_string(e.path);
     case FeedEvent::Lost: return "lost";
+    case FeedEvent::Data: return "data " + std::to_string(e.path);
     }
     return "?";
 }

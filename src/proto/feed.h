@@ -16,6 +16,8 @@ struct FeedEvent {
         Entry = 1,  // `name` in directory `path` was created, removed or renamed
         Inode = 2,  // the attributes or the content of `path` changed
         Lost = 3,   // events may have been dropped: forget everything cached
+        Data = 4,   // only the content of `path` changed (and so its size, times):
+                    // what was learned of its xattrs still holds
     };
     Kind kind = Lost;
     u64 path = 0;      // a qid.path
