@@ -267,6 +267,14 @@ int Client::rpc_impl(Message t, Fcall& reply, fuse_req_t req, bool held) {
                 g.unlock();
                 send_flush(tag);
                 g.lock();
+                if (held && !p->done) {
+                    // The feed is being stopped (teardown): nothing waits
+                    // for its Rflush, least of all an unmount's Tclunks.
+                    abandon(p);
+                    gave_up = true;
+                    result = EINTR;
+                    break;
+                }
                 flush_deadline = Clock::now() + std::chrono::milliseconds(kFlushWaitMs);
                 continue;
             }
@@ -392,7 +400,11 @@ void Client::deliver(std::string frame) {
     Fcall f;
     std::string derr = decode(frame, dialect_.load(), msize_.load(), f);
     if (trace_) log_trace_line("<- " + (derr.empty() ? format(f) : "bad frame: " + derr));
-    if (frame_type(frame) == Rfeed::kType) feed_gen_.fetch_add(1, std::memory_order_acq_rel);
+    if (frame_type(frame) == Rfeed::kType) {
+        std::vector<FeedEvent> evs;
+        auto* r = derr.empty() ? std::get_if<Rfeed>(&f.msg) : nullptr;
+        feed_log_.record(r && parse_feed_events(r->events.bytes, evs), evs);
+    }
     std::lock_guard<std::mutex> g(mu_);
     auto it = tags_.find(tag);
     if (it == tags_.end()) {

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mount/feed_log.h"
 #include "mount/fuse_inc.h"
 #include "mount/mount.h"
 #include "proto/messages.h"
@@ -68,8 +69,10 @@ public:
     void cancel_held();
     // Bumped by deliver() on the reader thread as each Rfeed arrives,
     // before any later reply is handed over: a reply whose request was sent
-    // at an older value may predate a change an event announced.
-    uint64_t feed_gen() const { return feed_gen_.load(std::memory_order_acquire); }
+    // at an older value may predate a change an event announced; feed_log
+    // says whether one did.
+    uint64_t feed_gen() const { return feed_log_.gen(); }
+    const FeedLog& feed_log() const { return feed_log_; }
     // Independent requests (no fid of one made by another) sent at once:
     // one round trip instead of n. Each result as rpc's; not interruptible
     // (for quick metadata calls and the lock waiter's retries).
@@ -155,7 +158,7 @@ private:
     int rpc_impl(p9::Message t, p9::Fcall& reply, fuse_req_t req, bool held);
     Interrupt* held_ = nullptr;      // the running rpc_held's (mu_)
     bool held_cancelled_ = false;    // cancel_held() came (mu_)
-    std::atomic<uint64_t> feed_gen_{0};
+    FeedLog feed_log_;
 
     // Registers p under a fresh tag (or NOTAG) and sends; false if lost.
     bool start(Pending* p, p9::Message t, bool notag);

@@ -18,10 +18,12 @@ constexpr size_t kMaxLongEntries = 1u << 18;
 }  // namespace
 
 double attr_time(Fs& fs, fuse_ino_t ino, const Rgetattr& a, uint64_t gen0) {
-    // An Rfeed that arrived while the request was out may announce a change
-    // this answer predates: the short timeout then (the kernel itself drops
-    // an answer older than an invalidation it already had: attr_version).
-    bool watched = fs.feed_on.load() && !(a.valid & GETATTR_DUCT_UNWATCHED) && fs.c.feed_gen() == gen0;
+    // An Rfeed that arrived while the request was out and named this file
+    // may announce a change this answer predates: the short timeout then
+    // (the kernel itself drops an answer older than an invalidation it
+    // already had: attr_version).
+    bool watched = fs.feed_on.load() && !(a.valid & GETATTR_DUCT_UNWATCHED) &&
+                   !fs.c.feed_log().crossed_attr(gen0, a.qid.path);
     if (watched) fs.covered.put(ino, true, fs.cache_timeout);
     else fs.covered.forget(ino);
     return watched ? fs.cache_timeout : fs.timeout;
@@ -31,7 +33,8 @@ double attr_time(Fs& fs, fuse_ino_t ino, const Rgetattr& a, uint64_t gen0) {
 // reported, and nothing arrived on the feed while the walk was out.
 static bool long_entry_ok(Fs& fs, fuse_ino_t parent, const char* name, uint64_t gen0) {
     bool c;
-    if (!fs.feed_on.load() || fs.c.feed_gen() != gen0 || !fs.covered.get(parent, c)) return false;
+    if (!fs.feed_on.load() || fs.c.feed_log().crossed_entry(gen0, name) || !fs.covered.get(parent, c))
+        return false;
     std::lock_guard<std::mutex> g(fs.feed_mu);
     if (fs.long_entries.size() >= kMaxLongEntries) return false;
     fs.long_entries.emplace(parent, name);
