@@ -231,6 +231,10 @@ void Feed::handle(const struct inotify_event* ev) {
     PathFd dir = open_ref(w.ref, err);
     struct stat st;
     if (dir && fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        // A name created for a new file: nobody can have cached that file
+        // (its creator has what its create answered), so the entry event
+        // says it all; a new hard link to an old file is news about it.
+        if ((ev->mask & IN_CREATE) && (S_ISDIR(st.st_mode) || st.st_nlink <= 1)) return;
         // A write (IN_MODIFY, IN_CLOSE_WRITE) changes content, size and
         // times only: the mount keeps what it knows of the xattrs (else
         // every write through a mount would cost a security.capability

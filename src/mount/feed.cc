@@ -64,6 +64,17 @@ void MountFeed::start(fuse_session* se) {
     if (!fs_.c.duct_ext() || fs_.cache_timeout <= 0) return;
     se_ = se;
     thread_ = std::thread([this] { run(); });
+    // Wait for the first answer (one round trip), so that what the mount
+    // caches from its first lookups on is cached as the feed allows: a
+    // mount whose feed started later would keep its first names briefly.
+    std::unique_lock<std::mutex> g(mu_);
+    cv_.wait_for(g, std::chrono::seconds(kStartWaitSeconds), [this] { return answered_; });
+}
+
+void MountFeed::first_answer() {
+    std::lock_guard<std::mutex> g(mu_);
+    answered_ = true;
+    cv_.notify_all();
 }
 
 void MountFeed::stop() {
@@ -91,6 +102,7 @@ void MountFeed::run() {
                 drop_all();
             }
             fs_.feed_on = false;
+            if (seq == 0) first_answer();
             return;
         }
         std::vector<FeedEvent> evs;
@@ -101,6 +113,7 @@ void MountFeed::run() {
         if (seq == 0) {
             fs_.feed_on = true;
             if (verbose()) log_info("mount: change feed on: caching for %g s", fs_.cache_timeout);
+            first_answer();
         }
         if (!evs.empty()) apply(evs);
         seq = r.seq;

@@ -10,6 +10,8 @@
 // cached briefly (attr_time, entry_times in feed.cc).
 #pragma once
 #include <cstdint>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "mount/fs.h"
@@ -30,10 +32,15 @@ private:
     void run();
     void apply(const std::vector<p9::FeedEvent>& evs);
     void drop_all();  // "lost": every attribute, page, dentry and negative entry
+    void first_answer();
+    static constexpr int kStartWaitSeconds = 10;  // a silent peer: mount anyway
 
     Fs& fs_;
     fuse_session* se_ = nullptr;
     std::thread thread_;
+    std::mutex mu_;  // guards answered_
+    std::condition_variable cv_;
+    bool answered_ = false;
 };
 
 }  // namespace duct::mnt

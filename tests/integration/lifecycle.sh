@@ -34,7 +34,9 @@ N=14000
 E10=$T/e10; M10=$T/m10
 mkdir -p "$E10/d" "$M10"
 (cd "$E10/d" && seq -f 'f%g' 1 $N | xargs touch)
-start_mount 10 "$E10" "$M10" -D
+# Without readdirplus (an older duct): the stats below then give every node
+# a fid, which is what the unmount must clunk (a listed node has none).
+DUCT_TEST_NO_RDP=1 start_mount 10 "$E10" "$M10" -D
 got=$(cd "$M10/d" && ls -f | grep -c '^f' || true)
 expect_eq "10: the mount lists $N files" $N "$got"
 (cd "$M10/d" && ls -f | grep '^f' | xargs stat -c %i > /dev/null) || bad "10: stat of $N files"
