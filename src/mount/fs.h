@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -40,6 +41,12 @@ struct Fs {
     // A duct older than Twalkattr answered it ENOSYS: lookups walk and
     // getattr in two round trips from then on.
     std::atomic<bool> no_walkattr{false};
+
+    // readahead.h: the mount's bdi ("0:N") and the window for it, set once
+    // by the first open (after FUSE_INIT, which would shrink it again).
+    std::string bdi;
+    size_t readahead = 0;
+    std::once_flag readahead_once;
 
     // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
     bool dont_mask = false;

@@ -22,6 +22,7 @@
 
 #include "mount/ext_ops.h"
 #include "mount/fs.h"
+#include "mount/readahead.h"
 #include "proto/oflags.h"
 
 namespace duct::mnt {
@@ -44,6 +45,7 @@ uint32_t write_chunk(Fs& fs, fuse_file_info* fi) {
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
+    apply_readahead(fs_of(req));  // once per mount (readahead.h)
     NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open_clone(fs, req, nfid, fi->flags, fi->fh))
