@@ -3,7 +3,6 @@
 // protocol error that ends the channel, since framing is lost after it.
 // Used by exactly one thread (the mux reader); blocks in poll(2)/read(2).
 #pragma once
-#include "wire/pipe_size.h"
 #include <cstdint>
 #include <string>
 
@@ -13,9 +12,7 @@ class FrameReader {
 public:
     // wake_fd (optional, e.g. an eventfd): when it becomes readable the
     // reader stops as if the channel had ended (Status::Stopped).
-    FrameReader(int fd, uint32_t max_frame, int wake_fd = -1) : fd_(fd), max_(max_frame), wake_(wake_fd) {
-        grow_pipe(fd);  // pipe_size.h: the read end too (a pipe we did not make)
-    }
+    FrameReader(int fd, uint32_t max_frame, int wake_fd = -1) : fd_(fd), max_(max_frame), wake_(wake_fd) {}
 
     enum class Status { Frame, Eof, Error, Stopped };
     // Reads the next whole frame into `frame`. On Error, `err` says why

@@ -2,7 +2,6 @@
 // many small replies cost one syscall; never blocks in the write itself
 // (EAGAIN -> poll on the fd and the wake-up eventfd).
 #include "wire/frame_writer.h"
-#include "wire/pipe_size.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -49,7 +48,6 @@ FrameWriter::FrameWriter(Fd fd, std::function<void(const std::string&)> on_error
     if (lim_.max_replies == 0) lim_.max_replies = std::max(4 * lim_.budget, kMinMaxReplies);
     struct stat st;
     sock_ = fstat(fd_.get(), &st) == 0 && S_ISSOCK(st.st_mode);
-    grow_pipe(fd_.get());  // one 1 MiB frame per pipe buffer, not 16 turns
     thread_ = std::thread([this] { run(); });
 }
 
