@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mount/bulk_io.h"
 #include "mount/ext_ops.h"
 #include "mount/fs.h"
 #include "mount/readahead.h"
@@ -134,6 +135,14 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t o
               fuse_file_info* fi) {
     Fs& fs = fs_of(req);
     uint32_t fid = fh_fid(fi->fh), chunk = write_chunk(fs, fi);
+    // Not an append (one Twrite, whole: append_whole): pieces in flight
+    // together, so metadata never waits for more than one (bulk_io.h).
+    if (!(fi->flags & O_APPEND) && size > kBulkPiece) {
+        ssize_t n = write_pieces(fs, fid, data, size, uint64_t(off), chunk);
+        if (n < 0) return (void)fuse_reply_err(req, int(-n));
+        fs.c.bytes_written += size_t(n);
+        return (void)fuse_reply_write(req, size_t(n));
+    }
     size_t done = 0;
     while (done < size) {
         uint32_t n = uint32_t(std::min<size_t>(chunk, size - done));

@@ -1,0 +1,43 @@
+// write_pieces: one rpc_many of Twrites, answered in any order, counted in
+// order.
+#include "mount/bulk_io.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "mount/fs.h"
+
+namespace duct::mnt {
+
+using namespace duct::p9;
+
+ssize_t write_pieces(Fs& fs, uint32_t fid, const char* data, size_t size, uint64_t off, uint32_t chunk) {
+    const size_t piece = std::max<size_t>(1, std::min<size_t>(chunk, kBulkPiece));
+    std::vector<Message> ts;
+    std::vector<size_t> lens;
+    for (size_t at = 0; at < size; at += piece) {
+        size_t n = std::min(piece, size - at);
+        ts.push_back(Twrite{fid, off + at, Data{std::string(data + at, n)}});
+        lens.push_back(n);
+    }
+    std::vector<Fcall> rs;
+    std::vector<int> es;
+    fs.c.rpc_many(std::move(ts), rs, es);
+    size_t done = 0;
+    for (size_t i = 0; i < lens.size(); i++) {
+        Rwrite r;
+        int e = Client::take(rs[i], es[i], r);
+        if (e) {
+            if (i == 0) return -e;
+            break;
+        }
+        if (r.count > lens[i]) break;  // a bogus peer: trust nothing after it
+        done += r.count;
+        if (r.count < lens[i]) break;  // short: what follows is not contiguous
+    }
+    return ssize_t(done);
+}
+
+}  // namespace duct::mnt

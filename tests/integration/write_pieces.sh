@@ -1,0 +1,48 @@
+#!/bin/bash
+# write_pieces.sh — issue 10 item 5, "metadata never waits behind bulk
+# data": a frame being written cannot be overtaken, so a 1 MiB write goes as
+# Twrites of at most 256 KiB (bulk_io.h), sent together rather than one
+# after another. Checked in the mounting duct's -D trace: every Twrite
+# carries at most 262144 bytes, 4 MiB written with bs=1M cost 16 of them,
+# pieces of one write are in flight at once (a Twrite sent before the
+# previous one's Rwrite came), and the bytes on the exporting disk are the
+# bytes written. An O_APPEND write still goes whole (one Twrite per write:
+# appends stay atomic).
+source "$(dirname "$0")/lib.bash"
+it_init write_pieces
+need_fuse
+make_side_wrapper
+
+E=$T/exp; M=$T/mnt
+mkdir -p "$E" "$M"; track_mount "$M"
+head -c $((4 << 20)) /dev/urandom > "$T/data"
+
+timeout 120 "$DUCT" -D --exec "$T/side.sh exp $E -" - "$M" 2> "$T/mnt.log" &
+DP=$!; track_pid $DP
+wait_mounted "$M" 10 || die "no mount"
+
+m=$(wc -l < "$T/mnt.log")
+timeout 60 dd if="$T/data" of="$M/f" bs=1M conv=fsync status=none || bad "dd through the mount failed"
+sleep 0.2
+tail -n +"$((m + 1))" "$T/mnt.log" | grep -E -- '-> Twrite|<- Rwrite' > "$T/w.trace"
+n=$(grep -c -- '-> Twrite' "$T/w.trace")
+big=$(grep -- '-> Twrite' "$T/w.trace" | awk '{for (i = 1; i < NF; i++) if ($i == "count" && $(i+1) > 262144) n++} END {print n + 0}')
+log "4 MiB in 1 MiB writes: $n Twrites, $big larger than 256 KiB"
+expect_eq "no Twrite carries more than 256 KiB" 0 "$big"
+expect_eq "4 MiB written with bs=1M: 16 Twrites" 16 "$n"
+# in flight together: at some point a second Twrite went out while an
+# earlier one was unanswered
+overlap=$(awk '/-> Twrite/ {out++; if (out > max) max = out} /<- Rwrite/ {out--} END {print max + 0}' "$T/w.trace")
+log "most Twrites outstanding at once: $overlap"
+check "the pieces of a write are in flight together ($overlap outstanding at most)" [ "$overlap" -ge 2 ]
+check "the exporting disk has the bytes written" cmp "$T/data" "$E/f"
+
+# O_APPEND: direct I/O, each write one Twrite, whole
+m=$(wc -l < "$T/mnt.log")
+timeout 60 dd if="$T/data" of="$M/a" bs=512k count=2 oflag=append conv=notrunc,fsync status=none || bad "append dd failed"
+sleep 0.2
+na=$(tail -n +"$((m + 1))" "$T/mnt.log" | grep -c -- '-> Twrite')
+expect_eq "two 512 KiB appends: two Twrites, each whole" 2 "$na"
+check "the appended bytes are on the exporting disk" cmp <(head -c $((1 << 20)) "$T/data") "$E/a"
+unmount "$M"; wait_exit $DP 20
+it_finish
