@@ -1,5 +1,5 @@
-// write_pieces: one rpc_many of Twrites, answered in any order, counted in
-// order.
+// write_pieces / read_pieces: one rpc_many of Twrites or Treads, answered
+// in any order, taken in order.
 #include "mount/bulk_io.h"
 
 #include <algorithm>
@@ -38,6 +38,31 @@ ssize_t write_pieces(Fs& fs, uint32_t fid, const char* data, size_t size, uint64
         if (r.count < lens[i]) break;  // short: what follows is not contiguous
     }
     return ssize_t(done);
+}
+
+int read_pieces(Fs& fs, uint32_t fid, size_t size, uint64_t off, uint32_t chunk, std::vector<std::string>& out) {
+    const size_t piece = std::max<size_t>(1, std::min<size_t>(chunk, kBulkPiece));
+    std::vector<Message> ts;
+    std::vector<size_t> lens;
+    for (size_t at = 0; at < size; at += piece) {
+        size_t n = std::min(piece, size - at);
+        ts.push_back(Tread{fid, off + at, uint32_t(n)});
+        lens.push_back(n);
+    }
+    std::vector<Fcall> rs;
+    std::vector<int> es;
+    fs.c.rpc_many(std::move(ts), rs, es);
+    out.clear();
+    for (size_t i = 0; i < lens.size(); i++) {
+        Rread r;
+        int e = Client::take(rs[i], es[i], r);
+        if (e) return i == 0 ? e : 0;
+        size_t n = std::min(r.data.bytes.size(), lens[i]);
+        r.data.bytes.resize(n);
+        out.push_back(std::move(r.data.bytes));
+        if (n < lens[i]) break;  // end of file: what follows is not contiguous
+    }
+    return 0;
 }
 
 }  // namespace duct::mnt

@@ -6,7 +6,11 @@
 // between frames. So a FUSE write larger than kBulkPiece goes as pieces of
 // kBulkPiece, all sent at once (one round trip, as before, and the export's
 // workers write them in parallel): a metadata request then waits for at
-// most one piece, not a whole msize.
+// most one piece, not a whole msize. Reads go the same way: a read-ahead
+// request larger than kBulkPiece goes as pieces, so the peer's writer has
+// room for its small frames between our Rreads (both directions of one
+// channel: our bulk read must not hold up the replies to our `stat`s, nor
+// the peer's requests to our export, which share that way).
 //
 // Threads: FUSE workers; blocks until every piece is answered.
 #pragma once
@@ -14,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace duct::mnt {
 
@@ -28,5 +34,12 @@ constexpr uint32_t kBulkPiece = 256 << 10;
 // start without a gap (pieces after a failed or short one do not count,
 // as a short write says), or -errno if the first piece failed.
 ssize_t write_pieces(Fs& fs, uint32_t fid, const char* data, size_t size, uint64_t off, uint32_t chunk);
+
+// Reads `size` bytes at `off` in pieces of at most min(chunk, kBulkPiece)
+// sent together; `out` gets the pieces' data, in order, up to the first
+// error or short piece (end of file). 0, or the first piece's errno.
+// Only for positional files (page-cache reads): every piece names its
+// offset, and they are answered in any order.
+int read_pieces(Fs& fs, uint32_t fid, size_t size, uint64_t off, uint32_t chunk, std::vector<std::string>& out);
 
 }  // namespace duct::mnt

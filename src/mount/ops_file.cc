@@ -1,6 +1,7 @@
 // FUSE ops on open files: open (clone the node's fid + Tlopen), create
 // (clone the dir fid + Tlcreate, then a walk for the new node), read/write
-// (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit), flush (nothing
+// (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit; above 256 KiB
+// in pieces sent together, bulk_io.h), flush (nothing
 // is cached, so nothing to do), release (Tclunk), fsync (Tfsync).
 // fallocate and lseek(SEEK_DATA/SEEK_HOLE) have no 9P2000.L message: with a
 // duct that negotiated the extension they are Tfallocate / Tlseek on the
@@ -108,12 +109,26 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
     Fs& fs = fs_of(req);
     uint32_t fid = fh_fid(fi->fh), chunk = io_chunk(fs, fi->fh);
     Rread r;
-    if (size <= chunk) {  // the common case: one Tread, no extra copy
+    if (size <= chunk && (size <= kBulkPiece || (fi->flags & O_DIRECT))) {  // one Tread, no extra copy
         if (int e = fs.c.call(Tread{fid, uint64_t(off), uint32_t(size)}, r, req))
             return (void)fuse_reply_err(req, e);
         size_t n = std::min(r.data.bytes.size(), size);
         fs.c.bytes_read += n;
         return (void)fuse_reply_buf(req, r.data.bytes.data(), n);
+    }
+    // Read-ahead (not O_DIRECT: the file is positional): pieces in flight
+    // together, handed to the kernel as they came, without a copy.
+    if (!(fi->flags & O_DIRECT) && size > kBulkPiece) {
+        std::vector<std::string> parts;
+        if (int e = read_pieces(fs, fid, size, uint64_t(off), chunk, parts)) return (void)fuse_reply_err(req, e);
+        std::vector<iovec> iov;
+        size_t n = 0;
+        for (auto& p : parts) {
+            iov.push_back({p.data(), p.size()});
+            n += p.size();
+        }
+        fs.c.bytes_read += n;
+        return (void)fuse_reply_iov(req, iov.data(), int(iov.size()));
     }
     std::string buf;
     while (buf.size() < size) {
