@@ -13,6 +13,19 @@ namespace duct::mnt {
 
 using namespace duct::p9;
 
+bool write_split(Fs& fs, size_t size) {
+    return size > kBulkPiece && fs.write_ns_per_mib.load(std::memory_order_relaxed) > kSlowWriteNsPerMiB;
+}
+
+void write_took(Fs& fs, size_t size, int64_t ns) {
+    if (size <= kBulkPiece || ns <= 0) return;
+    int64_t per = int64_t(double(ns) * double(1 << 20) / double(size));
+    int64_t old = fs.write_ns_per_mib.load(std::memory_order_relaxed);
+    // A short memory (one write in four): a link that got faster is noticed
+    // within a few writes, one slow write does not switch at once.
+    fs.write_ns_per_mib.store(old ? (3 * old + per) / 4 : per, std::memory_order_relaxed);
+}
+
 ssize_t write_pieces(Fs& fs, uint32_t fid, const char* data, size_t size, uint64_t off, uint32_t chunk) {
     const size_t piece = std::max<size_t>(1, std::min<size_t>(chunk, kBulkPiece));
     std::vector<Message> ts;

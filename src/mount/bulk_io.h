@@ -12,6 +12,13 @@
 // channel: our bulk read must not hold up the replies to our `stat`s, nor
 // the peer's requests to our export, which share that way).
 //
+// Writes are split only on a slow link: on a pipe the pieces cost a
+// quarter of the write rate (four Twrites, four copies, four pwrites that
+// the exporting file's lock serialises anyway) and a frame holds the
+// channel only a few milliseconds. So write_split() says whether the last
+// large write took more than kSlowWriteNsPerMiB end to end per MiB (the link's rate
+// plus its round trip): then a whole frame would hold metadata that long.
+//
 // Threads: FUSE workers; blocks until every piece is answered.
 #pragma once
 #include <sys/types.h>
@@ -28,6 +35,13 @@ struct Fs;
 // The writer's bulk quantum (wire/frame_writer.h kBulkQuantum): a piece is
 // what it takes of bulk data between two chances for small frames.
 constexpr uint32_t kBulkPiece = 256 << 10;
+
+// A large write that took longer than this per MiB: the link is slow.
+constexpr int64_t kSlowWriteNsPerMiB = 20'000'000;  // 50 MB/s: a pipe does 150-300 here
+// Whether a write of `size` bytes goes in pieces (not for appends).
+bool write_split(Fs& fs, size_t size);
+// Records how long a large write took (whole or in pieces).
+void write_took(Fs& fs, size_t size, int64_t ns);
 
 // Writes `size` bytes at `off` on open fid `fid` in pieces of at most
 // min(chunk, kBulkPiece) sent together. Returns the bytes written from the

@@ -9,6 +9,7 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -47,6 +48,9 @@ struct Fs {
     std::string bdi;
     size_t readahead = 0;
     std::once_flag readahead_once;
+    // bulk_io.h: how long large writes take per MiB (0: none yet), so a
+    // slow link gets its writes in pieces.
+    std::atomic<int64_t> write_ns_per_mib{0};
 
     // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
     bool dont_mask = false;

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "mount/bulk_io.h"
@@ -152,9 +153,15 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t o
     uint32_t fid = fh_fid(fi->fh), chunk = write_chunk(fs, fi);
     // Not an append (one Twrite, whole: append_whole): pieces in flight
     // together, so metadata never waits for more than one (bulk_io.h).
-    if (!(fi->flags & O_APPEND) && size > kBulkPiece) {
+    // On a slow link only: elsewhere one frame is cheaper and brief.
+    auto t0 = std::chrono::steady_clock::now();
+    auto took = [&] {
+        write_took(fs, size, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    };
+    if (!(fi->flags & O_APPEND) && write_split(fs, size)) {
         ssize_t n = write_pieces(fs, fid, data, size, uint64_t(off), chunk);
         if (n < 0) return (void)fuse_reply_err(req, int(-n));
+        took();
         fs.c.bytes_written += size_t(n);
         return (void)fuse_reply_write(req, size_t(n));
     }
@@ -171,6 +178,7 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t o
         if (r.count == 0 || r.count > n) break;
         done += r.count;
     }
+    if (done == size) took();
     fs.c.bytes_written += done;
     fuse_reply_write(req, done);
 }
