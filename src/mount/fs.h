@@ -9,6 +9,7 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -59,6 +60,15 @@ struct Fs {
     // ... and likewise Treaddirplus (plain Treaddir entries from then on)
     // and Tlcreateattr (Tlcreate + walk + Tgetattr).
     std::atomic<bool> no_readdirplus{false}, no_lcreateattr{false};
+
+    // readahead.h: the mount's bdi ("0:N") and the window for it, set once
+    // by the first open (after FUSE_INIT, which would shrink it again).
+    std::string bdi;
+    size_t readahead = 0;
+    std::once_flag readahead_once;
+    // bulk_io.h: how long large writes take per MiB (0: none yet), so a
+    // slow link gets its writes in pieces.
+    std::atomic<int64_t> write_ns_per_mib{0};
 
     // FUSE_CAP_DONT_MASK granted: creates apply the umask here (create_mode).
     bool dont_mask = false;

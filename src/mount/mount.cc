@@ -45,6 +45,7 @@
 #include "mount/fs.h"
 #include "mount/mount.h"
 #include "mount/mountpoint.h"
+#include "mount/readahead.h"
 
 namespace duct::mnt {
 
@@ -335,6 +336,9 @@ bool FuseMount::start(std::string& err) {
         dev_ = here.back().dev;
         if (dev_.rfind("0:", 0) == 0) conn_ = dev_.substr(2);
     }
+    // Set by the first open, after FUSE_INIT (readahead.h).
+    fs_.bdi = dev_;
+    fs_.readahead = readahead_bytes(std::min<uint32_t>(client_.iosize(), 1u << 20));
     {
         std::lock_guard<std::mutex> g(mu_);
         se_ = se;

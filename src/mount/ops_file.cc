@@ -1,7 +1,8 @@
 // FUSE ops on open files: open (clone the node's fid + Tlopen), create
 // (between two ducts one Tlcreateattr, the new node lazy (inodes.h);
-// otherwise clone the dir fid + Tlcreate, then a walk for the new node), read/write
-// (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit), flush (nothing
+// otherwise clone the dir fid + Tlcreate, then a walk for the new node),
+// read/write (Tread/Twrite in chunks of msize - IOHDRSZ or the iounit;
+// above 256 KiB in pieces sent together, bulk_io.h), flush (nothing
 // is cached, so nothing to do), release (Tclunk), fsync (Tfsync).
 // fallocate and lseek(SEEK_DATA/SEEK_HOLE) have no 9P2000.L message: with a
 // duct that negotiated the extension they are Tfallocate / Tlseek on the
@@ -19,10 +20,13 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
+#include "mount/bulk_io.h"
 #include "mount/ext_ops.h"
 #include "mount/fs.h"
+#include "mount/readahead.h"
 #include "proto/oflags.h"
 
 namespace duct::mnt {
@@ -45,6 +49,7 @@ uint32_t write_chunk(Fs& fs, fuse_file_info* fi) {
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
+    apply_readahead(fs_of(req));  // once per mount (readahead.h)
     NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
     if (int e = open_clone(fs, req, nfid, fi->flags, fi->fh))
@@ -161,12 +166,26 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
     Fs& fs = fs_of(req);
     uint32_t fid = fh_fid(fi->fh), chunk = io_chunk(fs, fi->fh);
     Rread r;
-    if (size <= chunk) {  // the common case: one Tread, no extra copy
+    if (size <= chunk && (size <= kBulkPiece || (fi->flags & O_DIRECT))) {  // one Tread, no extra copy
         if (int e = fs.c.call(Tread{fid, uint64_t(off), uint32_t(size)}, r, req))
             return (void)fuse_reply_err(req, e);
         size_t n = std::min(r.data.bytes.size(), size);
         fs.c.bytes_read += n;
         return (void)fuse_reply_buf(req, r.data.bytes.data(), n);
+    }
+    // Read-ahead (not O_DIRECT: the file is positional): pieces in flight
+    // together, handed to the kernel as they came, without a copy.
+    if (!(fi->flags & O_DIRECT) && size > kBulkPiece) {
+        std::vector<std::string> parts;
+        if (int e = read_pieces(fs, fid, size, uint64_t(off), chunk, parts)) return (void)fuse_reply_err(req, e);
+        std::vector<iovec> iov;
+        size_t n = 0;
+        for (auto& p : parts) {
+            iov.push_back({p.data(), p.size()});
+            n += p.size();
+        }
+        fs.c.bytes_read += n;
+        return (void)fuse_reply_iov(req, iov.data(), int(iov.size()));
     }
     std::string buf;
     while (buf.size() < size) {
@@ -188,6 +207,20 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t o
               fuse_file_info* fi) {
     Fs& fs = fs_of(req);
     uint32_t fid = fh_fid(fi->fh), chunk = write_chunk(fs, fi);
+    // Not an append (one Twrite, whole: append_whole): pieces in flight
+    // together, so metadata never waits for more than one (bulk_io.h).
+    // On a slow link only: elsewhere one frame is cheaper and brief.
+    auto t0 = std::chrono::steady_clock::now();
+    auto took = [&] {
+        write_took(fs, size, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    };
+    if (!(fi->flags & O_APPEND) && write_split(fs, size)) {
+        ssize_t n = write_pieces(fs, fid, data, size, uint64_t(off), chunk);
+        if (n < 0) return (void)fuse_reply_err(req, int(-n));
+        took();
+        fs.c.bytes_written += size_t(n);
+        return (void)fuse_reply_write(req, size_t(n));
+    }
     size_t done = 0;
     while (done < size) {
         uint32_t n = uint32_t(std::min<size_t>(chunk, size - done));
@@ -201,6 +234,7 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t o
         if (r.count == 0 || r.count > n) break;
         done += r.count;
     }
+    if (done == size) took();
     fs.c.bytes_written += done;
     fuse_reply_write(req, done);
 }

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "mount/readahead.h"
 #include "proto/codec.h"
 
 namespace duct::mnt::p2000 {
@@ -350,6 +351,7 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    apply_readahead(fs_of(req));  // once per mount (readahead.h)
     Fs& fs = fs_of(req);
     NodeFid nfid;
     if (int e = node_fid(fs, ino, nfid)) return (void)fuse_reply_err(req, e);
