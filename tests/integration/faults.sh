@@ -33,9 +33,9 @@ run payload a2b:flip:t118.5+mid
 # ends), type and tag (a message that is still framed: the receiver says
 # what was wrong, answers with an error where 9P has one, and carries on;
 # the request it broke fails alone after --timeout)
-run size b2a:flip:f3000+3:xor=0x40; ends_by_itself size
+run size b2a:flip:f200+3:xor=0x40; ends_by_itself size
 grep -qiE "size|frame|too (big|large)" "$T/size.a.log" "$T/size.b.log" && ok "size flip: a message names the bad size" || bad "size flip: no message about the size"
-run type a2b:flip:f4000+4:xor=0x7f
+run type a2b:flip:f250+4:xor=0x7f
 grep -qiE "type|unknown|not 9P" "$T/type.a.log" "$T/type.b.log" && ok "type flip: a message names the bad type" || bad "type flip: no message about the type"
 run tag b2a:flip:t117.30+5:xor=0x55
 grep -qiE "tag" "$T/tag.a.log" "$T/tag.b.log" && ok "tag flip: a message names the tag" || bad "tag flip: no message about the tag"

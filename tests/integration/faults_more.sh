@@ -27,11 +27,11 @@ run payload24 a2b:flip:25165824
 # the size's low byte, +-1: the frame is still within every limit, but its
 # fields no longer fit it and the next header is read from the wrong place:
 # the receiver may then wait inside a bogus frame, and --timeout ends that.
-run size_a2b a2b:flip:f3000+0:xor=0x01
+run size_a2b a2b:flip:f300+0:xor=0x01
 # b reads what a sent: it says the frame was bad (too short for its fields,
 # bytes left over, or a size beyond every limit once framing is lost).
 grep -qiE "bad frame|malformed reply|frame of [0-9]+ bytes|inside a frame" "$T/size_a2b.b.log" && ok "size_a2b: the receiver names the bad frame" || bad "size_a2b: no message about the frame"
-run type_b2a b2a:flip:f4000+4:xor=0x7f
+run type_b2a b2a:flip:f250+4:xor=0x7f
 grep -qiE "type|unknown|not 9P|answered with" "$T/type_b2a.a.log" "$T/type_b2a.b.log" && ok "type_b2a: a message names the bad type" || bad "type_b2a: no message about the type"
 run tag_a2b a2b:flip:t118.30+5:xor=0x55
 grep -qiE "tag" "$T/tag_a2b.a.log" "$T/tag_a2b.b.log" && ok "tag_a2b: a message names the tag" || bad "tag_a2b: no message about the tag"
