@@ -47,18 +47,25 @@ int refused_by_policy(const ServerOptions& o, const p9::Fcall& fc) {
     bool mutates = std::visit(
         [](const auto& m) -> bool {
             using M = std::decay_t<decltype(m)>;
-            if constexpr (std::is_same_v<M, p9::Tlopen>) return writes_l(m.flags);
+            if constexpr (std::is_same_v<M, std::monostate>) return false;  // undecoded: refused elsewhere
+            else if constexpr (std::is_same_v<M, p9::Tlopen>) return writes_l(m.flags);
             else if constexpr (std::is_same_v<M, p9::Topen>) return writes_plain(m.mode);
             else if constexpr (std::is_same_v<M, p9::Twstat>) return !is_sync(m.stat);
             else
-                return std::is_same_v<M, p9::Tlcreate> || std::is_same_v<M, p9::Tmkdir> ||
-                       std::is_same_v<M, p9::Tsymlink> || std::is_same_v<M, p9::Tmknod> ||
-                       std::is_same_v<M, p9::Tlink> || std::is_same_v<M, p9::Trename> ||
-                       std::is_same_v<M, p9::Trenameat> || std::is_same_v<M, p9::Tunlinkat> ||
-                       std::is_same_v<M, p9::Tsetattr> || std::is_same_v<M, p9::Txattrcreate> ||
-                       std::is_same_v<M, p9::Twrite> || std::is_same_v<M, p9::Tremove> ||
-                       std::is_same_v<M, p9::Tfallocate> || std::is_same_v<M, p9::Trenameat2> ||
-                       std::is_same_v<M, p9::Tcreate>;
+                // Fail closed: whatever is not known to only read mutates,
+                // so a message added to the table (Tlcreateattr was one)
+                // is refused until it is classified here.
+                return !(std::is_same_v<M, p9::Tversion> || std::is_same_v<M, p9::Tauth> ||
+                         std::is_same_v<M, p9::Tattach> || std::is_same_v<M, p9::Tflush> ||
+                         std::is_same_v<M, p9::Twalk> || std::is_same_v<M, p9::Twalkattr> ||
+                         std::is_same_v<M, p9::Tstatfs> || std::is_same_v<M, p9::Tgetattr> ||
+                         std::is_same_v<M, p9::Treadlink> || std::is_same_v<M, p9::Treaddir> ||
+                         std::is_same_v<M, p9::Treaddirplus> || std::is_same_v<M, p9::Tread> ||
+                         std::is_same_v<M, p9::Txattrwalk> || std::is_same_v<M, p9::Tclunk> ||
+                         std::is_same_v<M, p9::Tlock> || std::is_same_v<M, p9::Tgetlock> ||
+                         std::is_same_v<M, p9::Tfsync> || std::is_same_v<M, p9::Tstat> ||
+                         std::is_same_v<M, p9::Tlseek> || std::is_same_v<M, p9::Tfeed> ||
+                         (M::kType & 1) != 0);  // an R-message: server.cc answers those
         },
         fc.msg);
     return mutates ? EROFS : 0;

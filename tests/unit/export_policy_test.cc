@@ -108,6 +108,11 @@ TEST_F(Policy, ReadOnlyRefusesEveryChangeIn9P2000L) {
     Tlcreate lc{};
     lc.fid = 2, lc.name = "new", lc.flags = DOTL_RDWR | DOTL_CREATE, lc.mode = 0644, lc.gid = 0;
     EXPECT_EQ(lerr(lc), EROFS) << "Tlcreate";
+    // The duct extension's create with attributes (it once slipped through:
+    // the policy now refuses whatever it does not know to only read).
+    Tlcreateattr lca{};
+    lca.dfid = 2, lca.newfid = 9, lca.name = "new", lca.flags = DOTL_RDWR | DOTL_CREATE, lca.mode = 0644;
+    EXPECT_EQ(lerr(lca), EROFS) << "Tlcreateattr";
     EXPECT_EQ(lerr(Tmkdir{2, "nd", 0755, 0}), EROFS) << "Tmkdir";
     EXPECT_EQ(lerr(Tsymlink{2, "ns", "f", 0}), EROFS) << "Tsymlink";
     Tmknod mk{};
