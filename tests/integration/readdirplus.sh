@@ -118,10 +118,12 @@ settle
 r=$(requests_since $m)
 log "lstat of every listed name: $(echo "$r" | tr "\n" ",")"
 expect_eq "lstat after the listing: no Twalkattr (attributes came with the entries)" 0 "$(echo "$r" | count_of Twalkattr)"
-# (the directory's own attributes may have timed out: one Tgetattr then)
+# (the directory's own attributes may have timed out, and those of the
+# subdirectory listed in it: the change feed watches a directory only once
+# it is walked into, so until then its attributes are cached for 1 s)
 t=$(echo "$r" | count_of Tgetattr)
-if [ "$t" -le 1 ]; then ok "lstat after the listing: no Tgetattr per name ($t)"
-else bad "lstat after the listing: $t Tgetattr, want <= 1"; fi
+if [ "$t" -le 2 ]; then ok "lstat after the listing: no Tgetattr per name ($t)"
+else bad "lstat after the listing: $t Tgetattr, want <= 2"; fi
 expect_eq "a listed file reads through its lazy node" "$(cat "$E/d/f7" | md5sum)" "$(timeout 10 cat "$M/d/f7" | md5sum)"
 expect_eq "a listed symlink reads" f1 "$(timeout 10 readlink "$M/d/sym")"
 check "a listed directory lists" timeout 10 ls "$M/d/sub"
