@@ -452,7 +452,7 @@ TEST_F(ExportTest, ReaddirCookiesStableAndEntriesFit) {
             ASSERT_TRUE(parse_dirent(d, pos, e));
             got.insert(e.name);
             off = e.offset;
-            if (e.name == "a") EXPECT_EQ(e.qid.type, QTDIR);
+            if (e.name == "a") { EXPECT_EQ(e.qid.type, QTDIR); }
         }
     }
     EXPECT_EQ(got.size(), want.size());
@@ -1277,8 +1277,8 @@ TEST_F(PlainTest, DirectoryReadsArePackedStatsWithOffsetRule) {
         if (d.empty()) break;
         for (auto& s : stats(d)) {  // whole records only
             EXPECT_TRUE(names.insert(s.name).second) << "duplicate " << s.name;
-            if (s.name == "sub") EXPECT_EQ(s.mode & DMDIR, DMDIR);
-            if (s.name == "f7") EXPECT_EQ(s.length, 7u);
+            if (s.name == "sub") { EXPECT_EQ(s.mode & DMDIR, DMDIR); }
+            if (s.name == "f7") { EXPECT_EQ(s.length, 7u); }
         }
         if (i == 1) {
             // Any offset but 0 or the end of the previous read is an error.
