@@ -154,6 +154,10 @@ void entry_times(Fs& fs, fuse_ino_t parent, const char* name, const p9::Rgetattr
 bool negative_entry(Fs& fs, fuse_ino_t parent, const char* name, uint64_t gen0, fuse_entry_param& e);
 bool keep_pages(Fs& fs, fuse_ino_t ino);
 
+// A Treaddir's entries as the reply to a readdir, or (plus) to a
+// readdirplus without attributes (ops_dir.cc).
+void reply_treaddir(Fs& fs, fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus);
+
 // The FUSE ops, by area.
 void op_lookup(fuse_req_t, fuse_ino_t, const char*);
 void op_forget(fuse_req_t, fuse_ino_t, uint64_t);

@@ -36,8 +36,10 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
 }
 
-void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    Fs& fs = fs_of(req);
+// One Treaddir's entries in the kernel's format: plain (readdir) or, for a
+// readdirplus from a peer without Treaddirplus, readdirplus entries with no
+// node (ino 0: the name and type only).
+void reply_treaddir(Fs& fs, fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
     uint32_t count = uint32_t(std::min<size_t>(size, io_chunk(fs, fi->fh)));
     Rreaddir r;
     if (int e = fs.c.call(Treaddir{fh_fid(fi->fh), uint64_t(off), count}, r, req))
@@ -48,15 +50,21 @@ void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_in
     Dirent d;
     while (pos < b.size()) {
         if (!parse_dirent(b, pos, d)) return (void)fuse_reply_err(req, EIO);
-        struct stat st = {};
-        st.st_ino = d.qid.path;
-        st.st_mode = mode_t(d.type) << 12;  // DT_* -> S_IF*
-        size_t n = fuse_add_direntry(req, out.data() + used, size - used, d.name.c_str(), &st,
-                                     off_t(d.offset));
+        fuse_entry_param e = {};
+        e.attr.st_ino = d.qid.path;
+        e.attr.st_mode = mode_t(d.type) << 12;  // DT_* -> S_IF*
+        size_t n = plus ? fuse_add_direntry_plus(req, out.data() + used, size - used, d.name.c_str(), &e,
+                                                 off_t(d.offset))
+                        : fuse_add_direntry(req, out.data() + used, size - used, d.name.c_str(), &e.attr,
+                                            off_t(d.offset));
         if (n > size - used) break;  // full: the kernel asks again from d.offset
         used += n;
     }
     fuse_reply_buf(req, out.data(), used);
+}
+
+void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    reply_treaddir(fs_of(req), req, size, off, fi, false);
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -24,36 +24,13 @@ using namespace duct::p9;
 
 namespace {
 
-// Treaddir entries as readdirplus ones without a node (fuse_add_direntry_plus
-// with ino 0 adds the name and type only).
-void plain_entries(Fs& fs, fuse_req_t req, size_t size, off_t off, fuse_file_info* fi) {
-    uint32_t count = uint32_t(std::min<size_t>(size, io_chunk(fs, fi->fh)));
-    Rreaddir r;
-    if (int e = fs.c.call(Treaddir{fh_fid(fi->fh), uint64_t(off), count}, r, req))
-        return (void)fuse_reply_err(req, e);
-    std::string out(size, '\0');
-    size_t used = 0, pos = 0;
-    Dirent d;
-    while (pos < r.data.bytes.size()) {
-        if (!parse_dirent(r.data.bytes, pos, d)) return (void)fuse_reply_err(req, EIO);
-        fuse_entry_param e = {};
-        e.attr.st_ino = d.qid.path;
-        e.attr.st_mode = mode_t(d.type) << 12;  // DT_* -> S_IF*
-        size_t n = fuse_add_direntry_plus(req, out.data() + used, size - used, d.name.c_str(), &e,
-                                          off_t(d.offset));
-        if (n > size - used) break;  // full: the kernel asks again from there
-        used += n;
-    }
-    fuse_reply_buf(req, out.data(), used);
-}
-
 bool dot_or_dotdot(const std::string& n) { return n == "." || n == ".."; }
 
 }  // namespace
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     Fs& fs = fs_of(req);
-    if (fs.no_readdirplus.load()) return plain_entries(fs, req, size, off, fi);
+    if (fs.no_readdirplus.load()) return reply_treaddir(fs, req, size, off, fi, true);
     // A wire entry is some 30 bytes longer than FUSE's (its name unpadded):
     // ask a quarter more so one reply fills the kernel's buffer; what does
     // not fit is asked for again from its offset.
@@ -63,7 +40,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
     int err = fs.c.call(Treaddirplus{fh_fid(fi->fh), uint64_t(off), count}, r, req);
     if (err == ENOSYS) {
         fs.no_readdirplus = true;
-        return plain_entries(fs, req, size, off, fi);
+        return reply_treaddir(fs, req, size, off, fi, true);
     }
     if (err) return (void)fuse_reply_err(req, err);
     // Parse everything first: a malformed reply then adds no node.
