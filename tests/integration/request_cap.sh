@@ -16,18 +16,8 @@ need_cmd python3
 
 E=$T/exp; S=$T/inner-src
 mkdir -p "$E/inner" "$S"
-track_mount "$E/inner"
-timeout 120 "$DUCT" --timeout 0 --exec "exec $DUCT $S -" - "$E/inner" 2> "$T/inner.log" &
-IP=$!; track_pid $IP
-wait_mounted "$E/inner" 10 || die "no inner mount"
-INNER_EXP=
-for _ in $(seq 50); do
-    INNER_EXP=$(pgrep -P "$IP" -x duct || true)
-    [ -n "$INNER_EXP" ] && break
-    sleep 0.1
-done
-[ -n "$INNER_EXP" ] || die "no inner exporting duct"
-track_pid "$INNER_EXP"
+source "$(dirname "$0")/stuck_lib.bash"
+inner_mount "$S" "$E/inner"
 kill -STOP "$INNER_EXP"
 
 cat > "$T/cap.py" <<'EOS'
